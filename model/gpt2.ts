@@ -1,0 +1,242 @@
+// A GPT-2-style decoder in tfjs-core ops, with TransformerLens-named hook points for caching and patching.
+// Parameters use Hugging Face GPT-2 names and layouts (Conv1D weights are [in, out]; qkv fused).
+import { tf, matMul2d, activeBackend } from './engine';
+import { ModelConfig, validateModelConfig } from './config';
+import { HOOK_EMBED, HOOK_LN_FINAL, HOOK_POS_EMBED, hookName } from './hook-names';
+
+/** Replaces (returns a tensor) or observes (returns void) the value at a hook point. */
+export type HookFn = (value: tf.Tensor, name: string) => tf.Tensor | void;
+
+export interface RunOptions {
+  /** Hook names whose (post-hook) values are returned in `cache`. */
+  cache?: Iterable<string> | ((name: string) => boolean);
+  /** Hook functions by hook name. */
+  hooks?: Record<string, HookFn>;
+  /** Start at this block with `residPre` as its residual input; lower layers are not recomputed. */
+  startLayer?: number;
+  residPre?: tf.Tensor3D;
+  /**
+   * Which positions to unembed: 'all' → logits [B, T, V]; 'none' → no logits; an Int32Array of one position per
+   * batch row → logits [B, V] (e.g. the END position, where patching reads its metric).
+   */
+  logitsAt?: 'all' | 'none' | Int32Array | number[];
+}
+
+export interface RunResult {
+  logits?: tf.Tensor;
+  cache: Record<string, tf.Tensor>;
+}
+
+export type Params = Record<string, tf.Variable>;
+
+/** HF parameter names of one block. */
+export const blockParamNames = (l: number) => ({
+  ln1w: `transformer.h.${l}.ln_1.weight`, ln1b: `transformer.h.${l}.ln_1.bias`,
+  attnW: `transformer.h.${l}.attn.c_attn.weight`, attnB: `transformer.h.${l}.attn.c_attn.bias`,
+  projW: `transformer.h.${l}.attn.c_proj.weight`, projB: `transformer.h.${l}.attn.c_proj.bias`,
+  ln2w: `transformer.h.${l}.ln_2.weight`, ln2b: `transformer.h.${l}.ln_2.bias`,
+  fcW: `transformer.h.${l}.mlp.c_fc.weight`, fcB: `transformer.h.${l}.mlp.c_fc.bias`,
+  outW: `transformer.h.${l}.mlp.c_proj.weight`, outB: `transformer.h.${l}.mlp.c_proj.bias`,
+});
+export const WTE = 'transformer.wte.weight';
+export const WPE = 'transformer.wpe.weight';
+export const LNF_W = 'transformer.ln_f.weight';
+export const LNF_B = 'transformer.ln_f.bias';
+export const LM_HEAD = 'lm_head.weight';
+
+/** Shapes of every parameter, in a stable order (the order used by optimizers and checkpoints). */
+export function paramShapes(c: ModelConfig): [string, number[]][] {
+  const hd = c.n_head * c.d_head;
+  const out: [string, number[]][] = [[WTE, [c.vocab, c.d_model]], [WPE, [c.n_ctx, c.d_model]]];
+  for (let l = 0; l < c.n_layer; l++) {
+    const p = blockParamNames(l);
+    out.push(
+      [p.ln1w, [c.d_model]], [p.ln1b, [c.d_model]], [p.attnW, [c.d_model, 3 * hd]], [p.attnB, [3 * hd]],
+      [p.projW, [hd, c.d_model]], [p.projB, [c.d_model]], [p.ln2w, [c.d_model]], [p.ln2b, [c.d_model]],
+      [p.fcW, [c.d_model, c.d_mlp]], [p.fcB, [c.d_mlp]], [p.outW, [c.d_mlp, c.d_model]], [p.outB, [c.d_model]],
+    );
+  }
+  out.push([LNF_W, [c.d_model]], [LNF_B, [c.d_model]]);
+  if (!c.tied) out.push([LM_HEAD, [c.vocab, c.d_model]]);
+  return out;
+}
+
+export class GPT2 {
+  readonly config: ModelConfig;
+  readonly params: Params;
+  private unembedT?: tf.Tensor2D; // cached W_U^T [d, V] for inference (wasm has no fast transposed matmul)
+  private readonly causalMasks = new Map<number, tf.Tensor2D>();
+
+  constructor(config: ModelConfig, params: Params) {
+    this.config = validateModelConfig(config);
+    for (const [name, shape] of paramShapes(config)) {
+      const p = params[name];
+      if (!p) throw new Error(`model weights: missing parameter '${name}' (expected shape [${shape}])`);
+      if (p.shape.join(',') !== shape.join(',')) {
+        throw new Error(`model weights: parameter '${name}' has shape [${p.shape}], expected [${shape}]`);
+      }
+    }
+    this.params = params;
+  }
+
+  /** GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2·n_layer), LN = identity. */
+  static init(config: ModelConfig, seed: number): GPT2 {
+    validateModelConfig(config);
+    const params: Params = {};
+    paramShapes(config).forEach(([name, shape], i) => {
+      const isLnWeight = /ln_[12f]\.weight$/.test(name);
+      const isBias = name.endsWith('.bias');
+      const residualProj = /(attn|mlp)\.c_proj\.weight$/.test(name);
+      const std = residualProj ? 0.02 / Math.sqrt(2 * config.n_layer) : 0.02;
+      const value = isLnWeight ? tf.ones(shape) : isBias ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, 'float32', seed * 1009 + i);
+      params[name] = tf.variable(value, true, name);
+      value.dispose();
+    });
+    return new GPT2(config, params);
+  }
+
+  /** Variables in paramShapes order. */
+  variables(): tf.Variable[] {
+    return paramShapes(this.config).map(([name]) => this.params[name]);
+  }
+
+  /** Call after weights change in place (training steps, loading) to drop cached derived tensors. */
+  weightsChanged(): void {
+    this.unembedT?.dispose();
+    this.unembedT = undefined;
+  }
+
+  dispose(): void {
+    this.weightsChanged();
+    for (const m of this.causalMasks.values()) m.dispose();
+    this.causalMasks.clear();
+    for (const v of Object.values(this.params)) v.dispose();
+  }
+
+  private mask(t: number): tf.Tensor2D {
+    let m = this.causalMasks.get(t);
+    if (!m) {
+      const vals = new Float32Array(t * t);
+      for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) vals[i * t + j] = -1e9;
+      m = tf.keep(tf.tensor2d(vals, [t, t]));
+      this.causalMasks.set(t, m);
+    }
+    return m;
+  }
+
+  private layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
+    const mean = tf.mean(x, -1, true);
+    const centered = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centered), -1, true);
+    return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, this.config.ln_eps))), w), b);
+  }
+
+  private linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
+    const shape = x.shape;
+    const flat = tf.reshape(x, [-1, shape[shape.length - 1]]) as tf.Tensor2D;
+    const y = tf.add(matMul2d(flat, w as tf.Tensor2D), b);
+    return tf.reshape(y, [...shape.slice(0, -1), w.shape[1] as number]);
+  }
+
+  private gelu(x: tf.Tensor): tf.Tensor {
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  }
+
+  /** W_U as [d, V]. Cached outside training on wasm, where a transposed matmul falls off the fast path. */
+  private unembedMatrix(): tf.Tensor2D {
+    const w = (this.config.tied ? this.params[WTE] : this.params[LM_HEAD]) as tf.Tensor2D;
+    if (activeBackend() !== 'wasm') return tf.transpose(w);
+    if (!this.unembedT) this.unembedT = tf.keep(tf.transpose(w));
+    return this.unembedT;
+  }
+
+  /** Logits from final-normalised activations [N, d] (no grad through a cached transpose: use while not training). */
+  unembed(x: tf.Tensor2D, training = false): tf.Tensor2D {
+    if (training) {
+      const w = (this.config.tied ? this.params[WTE] : this.params[LM_HEAD]) as tf.Tensor2D;
+      return matMul2d(x, tf.transpose(w));
+    }
+    return tf.matMul(x, this.unembedMatrix());
+  }
+
+  /**
+   * One forward pass. Callers own memory: wrap in tf.tidy (cache and logits are returned tensors).
+   * `training` keeps every op differentiable w.r.t. the weights.
+   */
+  run(tokens: tf.Tensor2D, opts: RunOptions = {}, training = false): RunResult {
+    const c = this.config;
+    const [B, T] = tokens.shape;
+    if (T > c.n_ctx) throw new Error(`input: sequence length ${T} exceeds n_ctx ${c.n_ctx}`);
+    const cache: Record<string, tf.Tensor> = {};
+    const wanted = opts.cache === undefined ? () => false
+      : typeof opts.cache === 'function' ? opts.cache : ((set) => (n: string) => set.has(n))(new Set(opts.cache));
+    const hooks = opts.hooks ?? {};
+    const hook = (name: string, value: tf.Tensor): tf.Tensor => {
+      const fn = hooks[name];
+      if (fn) {
+        const replaced = fn(value, name);
+        if (replaced) {
+          if (replaced.shape.join(',') !== value.shape.join(',')) {
+            throw new Error(`hook ${name}: replacement has shape [${replaced.shape}], expected [${value.shape}]`);
+          }
+          value = replaced;
+        }
+      }
+      if (wanted(name)) cache[name] = value;
+      return value;
+    };
+
+    const start = opts.startLayer ?? 0;
+    let resid: tf.Tensor;
+    if (start > 0 || opts.residPre) {
+      if (!opts.residPre) throw new Error('run: startLayer > 0 needs residPre');
+      resid = opts.residPre;
+    } else {
+      const flat = tf.reshape(tokens, [-1]);
+      const embed = hook(HOOK_EMBED, tf.reshape(tf.gather(this.params[WTE], flat), [B, T, c.d_model]));
+      const posRows = tf.slice(this.params[WPE], [0, 0], [T, c.d_model]);
+      const pos = hook(HOOK_POS_EMBED, tf.broadcastTo(tf.expandDims(posRows, 0), [B, T, c.d_model]));
+      resid = tf.add(embed, pos);
+    }
+
+    const H = c.n_head;
+    const D = c.d_head;
+    for (let l = start; l < c.n_layer; l++) {
+      const p = blockParamNames(l);
+      const P = this.params;
+      resid = hook(hookName.residPre(l), resid);
+      const qkv = this.linear(this.layerNorm(resid, P[p.ln1w], P[p.ln1b]), P[p.attnW], P[p.attnB]);
+      const [q0, k0, v0] = tf.split(qkv, 3, -1);
+      const q = hook(hookName.q(l), tf.reshape(q0, [B, T, H, D]));
+      const k = hook(hookName.k(l), tf.reshape(k0, [B, T, H, D]));
+      const v = hook(hookName.v(l), tf.reshape(v0, [B, T, H, D]));
+      const qh = tf.transpose(q, [0, 2, 1, 3]);
+      const khT = tf.transpose(k, [0, 2, 3, 1]); // [B, H, D, T]: explicit transpose keeps matMul flag-free
+      const vh = tf.transpose(v, [0, 2, 1, 3]);
+      const scores = tf.add(tf.mul(tf.matMul(qh, khT), 1 / Math.sqrt(D)), this.mask(T));
+      const pattern = hook(hookName.pattern(l), tf.softmax(scores, -1));
+      const z = hook(hookName.z(l), tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]));
+      const attnOut = hook(hookName.attnOut(l), this.linear(tf.reshape(z, [B, T, H * D]), P[p.projW], P[p.projB]));
+      resid = hook(hookName.residMid(l), tf.add(resid, attnOut));
+      const hidden = this.gelu(this.linear(this.layerNorm(resid, P[p.ln2w], P[p.ln2b]), P[p.fcW], P[p.fcB]));
+      const mlpOut = hook(hookName.mlpOut(l), this.linear(hidden, P[p.outW], P[p.outB]));
+      resid = hook(hookName.residPost(l), tf.add(resid, mlpOut));
+    }
+    const normed = hook(HOOK_LN_FINAL, this.layerNorm(resid, this.params[LNF_W], this.params[LNF_B]));
+
+    const at = opts.logitsAt ?? 'all';
+    if (at === 'none') return { cache };
+    if (at === 'all') {
+      const logits = this.unembed(tf.reshape(normed, [B * T, c.d_model]) as tf.Tensor2D, training);
+      return { logits: tf.reshape(logits, [B, T, c.vocab]), cache };
+    }
+    if (at.length !== B) throw new Error(`run: logitsAt has ${at.length} positions for a batch of ${B}`);
+    const rows = Int32Array.from(at, (pos, b) => {
+      if (pos < 0 || pos >= T) throw new Error(`run: logitsAt[${b}] = ${pos} is outside [0, ${T})`);
+      return b * T + pos;
+    });
+    const picked = tf.gather(tf.reshape(normed, [B * T, c.d_model]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+    return { logits: this.unembed(picked, training), cache };
+  }
+}

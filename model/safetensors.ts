@@ -1,0 +1,89 @@
+// safetensors read/write: 8-byte LE header length, JSON header, raw little-endian tensor bytes.
+export interface NamedArray {
+  shape: number[];
+  data: Float32Array;
+}
+
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
+
+function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+/** Parses a safetensors buffer into float32 arrays (F32, F16 and BF16 are accepted). */
+export function parseSafetensors(buf: Uint8Array, file = 'safetensors'): { tensors: Record<string, NamedArray>; metadata: Record<string, string> } {
+  if (buf.byteLength < 8) throw new Error(`${file}: too short to be a safetensors file (${buf.byteLength} bytes)`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  if (headerLen <= 0 || 8 + headerLen > buf.byteLength) throw new Error(`${file}: header length ${headerLen} exceeds the file size ${buf.byteLength} (truncated?)`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  try {
+    header = JSON.parse(Buffer.from(buf.subarray(8, 8 + headerLen)).toString('utf8'));
+  } catch (e) {
+    throw new Error(`${file}: header is not valid JSON (${(e as Error).message})`);
+  }
+  const base = 8 + headerLen;
+  const tensors: Record<string, NamedArray> = {};
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const { dtype, shape, data_offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const width = DTYPE_BYTES[dtype];
+    if (!width) throw new Error(`${file}: tensor '${name}' has dtype ${dtype}; expected F32, F16 or BF16`);
+    const count = shape.reduce((a, b) => a * b, 1);
+    const [begin, end] = data_offsets;
+    if (end - begin !== count * width || base + end > buf.byteLength) {
+      throw new Error(`${file}: tensor '${name}' byte range [${begin}, ${end}) does not fit shape [${shape}] ${dtype} or the file (truncated?)`);
+    }
+    const data = new Float32Array(count);
+    const dv = new DataView(buf.buffer, buf.byteOffset + base + begin, end - begin);
+    if (dtype === 'F32') for (let i = 0; i < count; i++) data[i] = dv.getFloat32(i * 4, true);
+    else if (dtype === 'F16') for (let i = 0; i < count; i++) data[i] = f16ToF32(dv.getUint16(i * 2, true));
+    else {
+      const tmp = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < count; i++) {
+        tmp.setUint32(0, dv.getUint16(i * 2, true) << 16, true);
+        data[i] = tmp.getFloat32(0, true);
+      }
+    }
+    tensors[name] = { shape, data };
+  }
+  return { tensors, metadata };
+}
+
+/** Serialises float32 tensors (in the given key order) as a safetensors buffer. */
+export function serializeSafetensors(tensors: Record<string, NamedArray>, metadata: Record<string, string> = {}): Buffer {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  const names = Object.keys(tensors);
+  for (const name of names) {
+    const { shape, data } = tensors[name];
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (count !== data.length) throw new Error(`safetensors: tensor '${name}' has ${data.length} values for shape [${shape}]`);
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // align data to 8 bytes
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let pos = 8 + headerBytes.length;
+  for (const name of names) {
+    const { data } = tensors[name];
+    const le = Buffer.from(data.buffer, data.byteOffset, data.byteLength); // x86/arm little-endian hosts
+    le.copy(out, pos);
+    pos += data.byteLength;
+  }
+  return out;
+}
