@@ -89,7 +89,7 @@ export class GPT2 {
       const residualProj = /(attn|mlp)\.c_proj\.weight$/.test(name);
       const std = residualProj ? 0.02 / Math.sqrt(2 * config.n_layer) : 0.02;
       const value = isLnWeight ? tf.ones(shape) : isBias ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, 'float32', seed * 1009 + i);
-      params[name] = tf.variable(value, true, name);
+      params[name] = tf.variable(value, true); // unnamed: tfjs variable names are global, and several models coexist (CMAP)
       value.dispose();
     });
     return new GPT2(config, params);
