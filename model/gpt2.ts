@@ -16,6 +16,11 @@ export interface RunOptions {
   startLayer?: number;
   residPre?: tf.Tensor3D;
   /**
+   * Stop after block endLayer − 1 (default n_layer). Below n_layer there is no final LayerNorm and no logits: read
+   * the residual by caching `blocks.{endLayer − 1}.hook_resid_post`.
+   */
+  endLayer?: number;
+  /**
    * Which positions to unembed: 'all' → logits [B, T, V]; 'none' → no logits; an Int32Array of one position per
    * batch row → logits [B, V] (e.g. the END position, where patching reads its metric).
    */
@@ -200,9 +205,13 @@ export class GPT2 {
       resid = tf.add(embed, pos);
     }
 
+    const end = opts.endLayer ?? c.n_layer;
+    if (!Number.isInteger(end) || end < start || end > c.n_layer) {
+      throw new Error(`run: endLayer ${end} is outside [startLayer ${start}, n_layer ${c.n_layer}]`);
+    }
     const H = c.n_head;
     const D = c.d_head;
-    for (let l = start; l < c.n_layer; l++) {
+    for (let l = start; l < end; l++) {
       const p = blockParamNames(l);
       const P = this.params;
       resid = hook(hookName.residPre(l), resid);
@@ -223,6 +232,7 @@ export class GPT2 {
       const mlpOut = hook(hookName.mlpOut(l), this.linear(hidden, P[p.outW], P[p.outB]));
       resid = hook(hookName.residPost(l), tf.add(resid, mlpOut));
     }
+    if (end < c.n_layer) return { cache };
     const normed = hook(HOOK_LN_FINAL, this.layerNorm(resid, this.params[LNF_W], this.params[LNF_B]));
 
     const at = opts.logitsAt ?? 'all';
