@@ -1,0 +1,169 @@
+// `plasticity train [--config FILE] [--set key=value]... --out DIR`: a local training run in a worker thread.
+// Without --config it pretrains the default experiment's base model. A config file (YAML or JSON) has the keys
+// backend, base (a model folder, or {arch, seed, vocab}), data and train; each key it gives replaces the default's,
+// then every --set a.b=value sets one field (value parsed as JSON when possible, else taken as a string).
+// The final checkpoint is written to DIR itself, intermediate ones to DIR/checkpoints/step-XXXXXX.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { BACKEND_CHOICES, BackendPreference } from '../../model/engine';
+import { DataSpecSchema, parseWith, TrainConfigSchema } from '../../train/config';
+import { isCheckpointFolder } from '../../train/checkpoint';
+import { DEFAULT_BASE } from '../../train/defaults';
+import { InitSpecSchema, TrainJobInput, TrainJobInputSchema, TrainJobResult } from '../../train/job';
+import type { Progress } from '../../train/loop';
+import { runTrainJob } from '../../train/offthread';
+import { CliError, EXIT } from '../errors';
+
+export const TrainRunSchema = z
+  .object({
+    backend: z.enum(BACKEND_CHOICES as [BackendPreference, ...BackendPreference[]]).default('auto'),
+    base: z.union([z.string().min(1), InitSpecSchema]),
+    data: DataSpecSchema,
+    train: TrainConfigSchema.prefault({}),
+  })
+  .strict();
+
+export function defaultRunConfig(): Record<string, unknown> {
+  return {
+    backend: 'auto',
+    base: { arch: { ...DEFAULT_BASE.arch }, seed: DEFAULT_BASE.initSeed, vocab: 'ioi' },
+    data: { ...DEFAULT_BASE.corpus },
+    train: { ...DEFAULT_BASE.train },
+  };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`--config ${file}: cannot read (${(e as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = /\.json$/i.test(file) ? JSON.parse(text) : YAML.parse(text);
+  } catch (e) {
+    throw new CliError(`--config ${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'} (${(e as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError(`--config ${file}: expected a mapping with keys backend, base, data, train`);
+  return value as Record<string, unknown>;
+}
+
+/** Applies `a.b.c=value` to a plain object (creating intermediate objects); value is JSON if it parses. */
+export function applySet(target: Record<string, unknown>, assignment: string): void {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new CliError(`--set ${assignment}: expected key=value (e.g. train.steps=100)`);
+  const keys = assignment.slice(0, eq).trim().split('.');
+  if (keys.some((k) => k === '' || k === '__proto__' || k === 'constructor' || k === 'prototype')) throw new CliError(`--set ${assignment}: bad key path`);
+  const raw = assignment.slice(eq + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    /* a plain string */
+  }
+  let obj: Record<string, unknown> = target;
+  keys.slice(0, -1).forEach((k, i) => {
+    const next = obj[k];
+    if (next === undefined) obj[k] = {};
+    else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      throw new CliError(`--set ${assignment}: ${keys.slice(0, i + 1).join('.')} is not an object`);
+    }
+    obj = obj[k] as Record<string, unknown>;
+  });
+  obj[keys[keys.length - 1]] = value;
+}
+
+/** The newest complete checkpoint under DIR/checkpoints, if any. */
+function newestCheckpoint(outDir: string): string | undefined {
+  const dir = path.join(outDir, 'checkpoints');
+  if (!fs.existsSync(dir)) return undefined;
+  const steps = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d) && isCheckpointFolder(path.join(dir, d))).sort();
+  return steps.length ? path.join(dir, steps[steps.length - 1]) : undefined;
+}
+
+export interface TrainCliOptions {
+  config?: string;
+  set: string[];
+  out: string;
+  backend?: string;
+  resume?: string | boolean;
+}
+
+export function buildJobInput(opts: TrainCliOptions): TrainJobInput {
+  const run = { ...defaultRunConfig(), ...(opts.config ? readConfigFile(opts.config) : {}) };
+  for (const s of opts.set) applySet(run, s);
+  if (opts.backend) run.backend = opts.backend;
+  let parsed: z.infer<typeof TrainRunSchema>;
+  try {
+    parsed = parseWith(TrainRunSchema, run, opts.config ? `config` : 'train run');
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  if (typeof parsed.base === 'string' && !fs.existsSync(parsed.base)) throw new CliError(`base: model folder ${parsed.base} does not exist`);
+  let resumeDir: string | undefined;
+  if (opts.resume) {
+    resumeDir = typeof opts.resume === 'string' ? opts.resume : newestCheckpoint(opts.out);
+    if (typeof opts.resume === 'string' && !isCheckpointFolder(opts.resume)) throw new CliError(`--resume ${opts.resume}: not a complete checkpoint folder (no plasticity.json)`);
+  }
+  const input: TrainJobInput = {
+    kind: 'train', backend: parsed.backend, baseDir: parsed.base, data: parsed.data, train: parsed.train,
+    outDir: path.join(opts.out, 'checkpoints'), finalDir: opts.out, ...(resumeDir ? { resumeDir } : {}),
+  };
+  try {
+    parseWith(TrainJobInputSchema, input, 'job');
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  return input;
+}
+
+const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('train a model locally (default: pretrain the base model of the default experiment)')
+    .option('--config <file>', 'YAML or JSON run config (keys: backend, base, data, train)')
+    .option('--set <key=value>', 'set one config field, e.g. train.steps=200 (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .requiredOption('--out <dir>', 'output folder: the final checkpoint; intermediate ones under <dir>/checkpoints')
+    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(', ')} (default: PLASTICITY_BACKEND or the ladder)`)
+    .option('--resume [dir]', 'continue from a checkpoint (default: the newest one under <out>/checkpoints)')
+    .action(async (opts: TrainCliOptions) => {
+      const input = buildJobInput(opts);
+      const controller = new AbortController();
+      const onSignal = () => {
+        process.stderr.write('train: stopping at the next step boundary (checkpointing); press Ctrl-C again to abort hard\n');
+        process.off('SIGINT', onSignal);
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      if (input.resumeDir) process.stderr.write(`train: resuming from ${input.resumeDir}\n`);
+      let result: TrainJobResult;
+      try {
+        result = await runTrainJob(input, {
+          signal: controller.signal,
+          onLog: (m) => process.stderr.write(`train: ${m}\n`),
+          onProgress: (p: Progress) =>
+            process.stderr.write(`train: step ${p.step}/${p.total} loss ${fmt(p.loss)} lr ${p.lr.toExponential(2)} grad_norm ${fmt(p.gradNorm, 3)} tokens/s ${Math.round(p.tokensPerSec)}\n`),
+          onCheckpoint: (c) => {
+            process.stderr.write(`train: checkpoint step ${c.step} → ${c.dir}\n`);
+          },
+        });
+      } catch (e) {
+        if ((e as Error).name === 'JobInputError') throw new CliError((e as Error).message);
+        throw e;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      const ioi = result.metrics.ioi;
+      if (ioi) process.stderr.write(`train: held-out IOI (n=${ioi.n}): logit diff ${fmt(ioi.logitDiff, 3)}, pairwise acc ${fmt(ioi.pairwiseAcc, 3)}, top-1 acc ${fmt(ioi.top1Acc, 3)}\n`);
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+      if (result.status === 'cancelled') throw new CliError(`train: cancelled at step ${result.step}; checkpoint in ${result.finalDir} (continue with --resume)`, EXIT.cancelled);
+    });
+}

@@ -1,0 +1,32 @@
+// Shared bits of the train tests: a tiny architecture, a small IOI/corpus job, and the wasm backend.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend } from '../../model/engine';
+import type { TrainJobInput } from '../../train/job';
+
+export const TEST_BACKEND = 'wasm' as const;
+
+export async function useTestBackend(): Promise<void> {
+  await initBackend(TEST_BACKEND);
+}
+
+export function tmpDir(label: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `plasticity-${label}-`));
+}
+
+export const TINY_ARCH = { n_layer: 1, d_model: 32, n_head: 2, d_mlp: 64, n_ctx: 32 };
+
+/** A few-dozen-step job on IOI prompts (answer loss), from a fresh init. */
+export function tinyJob(outDir: string, over: Partial<TrainJobInput> & { train?: Record<string, unknown> } = {}): TrainJobInput {
+  const { train, ...rest } = over;
+  return {
+    kind: 'train',
+    backend: TEST_BACKEND,
+    baseDir: { arch: TINY_ARCH, seed: 3, vocab: 'ioi' },
+    outDir,
+    data: { kind: 'ioi', n: 96, seed: 5, eval_n: 16 },
+    train: { lr: 3e-3, batch_size: 8, steps: 24, schedule: 'cosine', warmup: 4, weight_decay: 0.01, log_every: 4, seed: 9, ...(train ?? {}) },
+    ...rest,
+  };
+}

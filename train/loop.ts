@@ -1,0 +1,136 @@
+// The training loop: batches from a cursor, forward + cross-entropy, gradients, clipping, Adam, progress,
+// checkpoints and cancellation at step boundaries. Everything that affects the weights is restored from a
+// checkpoint, so stopping at step k and resuming gives bit-identical weights on the same backend.
+import { Rng, RngState } from '../ioi/rng';
+import { oneHotF32, tf } from '../model/engine';
+import type { GPT2 } from '../model/gpt2';
+import type { TrainConfig } from './config';
+import { Batch, BatchStream, Cursor, Example, collate } from './data';
+import { Adam, OptimizerState, clipByGlobalNorm, lrAt } from './optimizer';
+
+export interface TrainInput {
+  model: GPT2;
+  optimizerState?: OptimizerState | null;
+  data: readonly Example[];
+  padId: number; // model id used to pad inputs (never scored)
+  config: TrainConfig;
+  totalSteps: number;
+  startStep: number; // updates already done (0 for a fresh run)
+  cursor: Cursor;
+  rng: Rng; // saved in checkpoints; reserved for stochastic training (dropout) — the data order is seeded separately
+  lossHistory?: [number, number][]; // carried over from a resumed checkpoint
+}
+
+export interface Progress {
+  step: number; // updates done
+  total: number;
+  loss: number;
+  tokensPerSec: number;
+  lr: number;
+  gradNorm: number;
+}
+
+/** What a checkpoint needs at a step boundary. */
+export interface TrainState {
+  step: number;
+  totalSteps: number;
+  cursor: Cursor;
+  rng: RngState;
+  lossHistory: [number, number][];
+  final: boolean; // the last step of the run (or the cancel point)
+  optimizer(): Promise<OptimizerState>;
+}
+
+export interface TrainHandlers {
+  onProgress?(p: Progress): void;
+  onCheckpoint?(state: TrainState): Promise<void>;
+  /** Checked at every step boundary; AbortSignal works, as does any object with `aborted`. */
+  signal?: { readonly aborted: boolean };
+}
+
+export interface TrainOutcome {
+  status: 'completed' | 'cancelled';
+  step: number;
+  cursor: Cursor;
+  lossHistory: [number, number][];
+  tokens: number;
+  seconds: number;
+}
+
+/** Mean cross-entropy over the scored positions of a batch; differentiable w.r.t. the model's variables. */
+export function batchLoss(model: GPT2, batch: Batch): tf.Scalar {
+  const V = model.config.vocab;
+  const x = tf.tensor2d(batch.inputs, [batch.B, batch.T], 'int32');
+  const logits = batch.at
+    ? (model.run(x, { logitsAt: batch.at }, true).logits as tf.Tensor2D)
+    : (tf.reshape(model.run(x, { logitsAt: 'all' }, true).logits!, [batch.B * batch.T, V]) as tf.Tensor2D);
+  const logp = tf.logSoftmax(logits);
+  const nll = tf.neg(tf.sum(tf.mul(logp, oneHotF32(tf.tensor1d(batch.targets, 'int32'), V)), -1));
+  const w = tf.tensor1d(batch.weights, 'float32');
+  return tf.div(tf.sum(tf.mul(nll, w)), Math.max(1, batch.weights.reduce((a, b) => a + b, 0))) as tf.Scalar;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function train(input: TrainInput, handlers: TrainHandlers = {}): Promise<TrainOutcome> {
+  const { model, config, totalSteps } = input;
+  const vars = model.variables();
+  const opt = Adam.fromTrainConfig(vars, config, input.optimizerState ?? undefined);
+  if (opt.step !== input.startStep) {
+    opt.dispose();
+    throw new Error(`train: optimizer state is at step ${opt.step} but startStep is ${input.startStep}`);
+  }
+  const stream = new BatchStream(input.data, config.batch_size, config.seed);
+  let cursor = input.cursor;
+  const history: [number, number][] = [...(input.lossHistory ?? [])];
+  let step = input.startStep;
+  let tokens = 0;
+  const t0 = Date.now();
+  let lastLogAt = t0;
+  let tokensSinceLog = 0;
+
+  const state = (final: boolean): TrainState => ({
+    step, totalSteps, cursor: { ...cursor }, rng: input.rng.getState(), lossHistory: history, final,
+    optimizer: () => opt.exportState(),
+  });
+
+  try {
+    while (step < totalSteps) {
+      if (handlers.signal?.aborted) {
+        await handlers.onCheckpoint?.(state(true));
+        return { status: 'cancelled', step, cursor, lossHistory: history, tokens, seconds: (Date.now() - t0) / 1000 };
+      }
+      const next = stream.next(cursor);
+      const batch = collate(next.items, input.padId);
+      const lr = lrAt(step, totalSteps, config);
+      const [lossT, normT] = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), vars);
+        const { grads: clipped, norm } = clipByGlobalNorm(vars.map((v) => grads[v.name]), config.clip);
+        opt.apply(clipped, lr);
+        return [value, norm];
+      });
+      const [loss, gradNorm] = [(await lossT.data())[0], (await normT.data())[0]];
+      lossT.dispose();
+      normT.dispose();
+      model.weightsChanged();
+      if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} at step ${step + 1} (lr ${lr}); lower train.lr or set train.clip`);
+      step += 1;
+      cursor = next.cursor;
+      tokens += batch.realTokens;
+      tokensSinceLog += batch.realTokens;
+      history.push([step, loss]);
+      if (step % config.log_every === 0 || step === totalSteps) {
+        const now = Date.now();
+        handlers.onProgress?.({ step, total: totalSteps, loss, lr, gradNorm, tokensPerSec: (tokensSinceLog * 1000) / Math.max(1, now - lastLogAt) });
+        lastLogAt = now;
+        tokensSinceLog = 0;
+      }
+      if (step === totalSteps) await handlers.onCheckpoint?.(state(true));
+      else if (config.checkpoint_every > 0 && step % config.checkpoint_every === 0) await handlers.onCheckpoint?.(state(false));
+      await yieldToEventLoop();
+    }
+    return { status: 'completed', step, cursor, lossHistory: history, tokens, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    opt.dispose();
+  }
+}

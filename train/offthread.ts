@@ -1,0 +1,139 @@
+// Runs a job in a worker_threads Worker so the caller's event loop (timers, I/O, Temporal heartbeats) keeps running.
+// A job is a module export `(input, handlers) => Promise<result>` that the thread requires by path; jobs are
+// registered by kind. Built in: 'train' (./job runTrainJobHere) and 'trace' (../tracing/job runTraceJob, resolved
+// only when a trace job starts, so this file does not depend on the tracing code). Protocol, thread → caller:
+//   {type:'progress', payload} {type:'checkpoint', step, dir} {type:'log', message} {type:'done', result} {type:'error', name, message, stack}
+// caller → thread: {type:'cancel'} (stop at the next step boundary, checkpoint, resolve with status 'cancelled').
+// The cancel flag is also a SharedArrayBuffer word the thread polls, so it takes effect even mid-step.
+// terminate() is the hard stop.
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Progress } from './loop';
+import type { TrainJobInput, TrainJobResult } from './job';
+
+export interface JobEntry {
+  modulePath: string; // absolute path of the compiled module
+  exportName: string;
+}
+
+/** Handlers a job function receives inside the thread. */
+export interface ThreadJobHandlers<P = unknown> {
+  onProgress(p: P): void;
+  onCheckpoint(c: { step: number; dir: string }): void;
+  log(message: string): void;
+  signal: { readonly aborted: boolean };
+}
+export type ThreadJob<I = unknown, R = unknown, P = unknown> = (input: I, handlers: ThreadJobHandlers<P>) => Promise<R>;
+
+const registry = new Map<string, JobEntry>();
+
+/** Registers (or replaces) the module export that runs jobs of `kind` in a worker thread. */
+export function registerJob(kind: string, modulePath: string, exportName: string): void {
+  if (!path.isAbsolute(modulePath)) throw new Error(`registerJob(${kind}): modulePath must be absolute, got ${modulePath}`);
+  registry.set(kind, { modulePath, exportName });
+}
+
+export function jobEntry(kind: string): JobEntry {
+  const e = registry.get(kind);
+  if (!e) throw new Error(`job kind ${JSON.stringify(kind)} is not registered; known: ${[...registry.keys()].join(', ')}`);
+  return e;
+}
+
+registerJob('train', path.join(__dirname, 'job'), 'runTrainJobHere');
+registerJob('trace', path.join(__dirname, '..', 'tracing', 'job'), 'runTraceJob');
+
+export interface JobEvents<P = unknown> {
+  onProgress?(p: P): void;
+  onCheckpoint?(c: { step: number; dir: string }): void | Promise<void>;
+  onLog?(message: string): void;
+  signal?: AbortSignal;
+}
+
+export interface JobHandle<R> {
+  result: Promise<R>;
+  /** Asks the job to stop at the next step boundary and checkpoint; `result` then resolves (status 'cancelled'). */
+  cancel(): void;
+  /** Hard stop: kills the thread; `result` rejects. */
+  terminate(): Promise<void>;
+  threadId: number;
+}
+
+export interface WorkerData {
+  entry: JobEntry;
+  input: unknown;
+  cancelFlag: SharedArrayBuffer;
+}
+
+type FromThread =
+  | { type: 'progress'; payload: unknown }
+  | { type: 'checkpoint'; step: number; dir: string }
+  | { type: 'log'; message: string }
+  | { type: 'done'; result: unknown }
+  | { type: 'error'; name?: string; message: string; stack?: string };
+
+export function startJob<R = unknown, P = unknown>(kind: string, input: unknown, events: JobEvents<P> = {}): JobHandle<R> {
+  const entry = jobEntry(kind);
+  const cancelFlag = new SharedArrayBuffer(4);
+  const worker = new Worker(path.join(__dirname, 'thread-entry.js'), { workerData: { entry, input, cancelFlag } satisfies WorkerData });
+  const pending: Promise<unknown>[] = [];
+  let settled = false;
+  let terminated = false;
+  const cancel = () => {
+    Atomics.store(new Int32Array(cancelFlag), 0, 1);
+    worker.postMessage({ type: 'cancel' });
+  };
+  const result = new Promise<R>((resolve, reject) => {
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      events.signal?.removeEventListener('abort', cancel);
+      reject(e);
+    };
+    worker.on('message', (msg: FromThread) => {
+      if (msg.type === 'progress') events.onProgress?.(msg.payload as P);
+      else if (msg.type === 'log') events.onLog?.(msg.message);
+      else if (msg.type === 'checkpoint') pending.push(Promise.resolve(events.onCheckpoint?.({ step: msg.step, dir: msg.dir })));
+      else if (msg.type === 'error') {
+        const err = new Error(msg.message);
+        if (msg.name) err.name = msg.name; // e.g. 'JobInputError' (bad input: do not retry)
+        if (msg.stack) err.stack = msg.stack;
+        fail(err);
+      } else if (msg.type === 'done') {
+        Promise.all(pending).then(() => {
+          if (settled) return;
+          settled = true;
+          events.signal?.removeEventListener('abort', cancel);
+          resolve(msg.result as R);
+        }, fail);
+      }
+    });
+    worker.on('error', (e) => fail(e));
+    worker.on('exit', (code) => {
+      if (!settled && terminated) fail(new Error(`${kind} job: terminated`));
+      else if (!settled) setImmediate(() => fail(new Error(`${kind} job: worker thread exited with code ${code} before finishing`)));
+    });
+  });
+  if (events.signal) {
+    if (events.signal.aborted) cancel();
+    else events.signal.addEventListener('abort', cancel, { once: true });
+  }
+  return {
+    result,
+    cancel,
+    terminate: async () => {
+      terminated = true;
+      await worker.terminate();
+    },
+    threadId: worker.threadId,
+  };
+}
+
+/** Runs a job to completion off-thread; `signal` requests a cancel (checkpoint + status 'cancelled'). */
+export function runJob<R = unknown, P = unknown>(kind: string, input: unknown, events: JobEvents<P> = {}): Promise<R> {
+  return startJob<R, P>(kind, input, events).result;
+}
+
+/** A training job (train/job.ts) in a worker thread. */
+export function runTrainJob(input: TrainJobInput, events: JobEvents<Progress> = {}): Promise<TrainJobResult> {
+  return runJob<TrainJobResult, Progress>('train', input, events);
+}
