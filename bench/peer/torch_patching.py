@@ -1,6 +1,7 @@
 """Peer benchmark (run by hand): how fast PyTorch CPU does activation patching on a GPT-2-small-shaped
 model with random weights, (a) one forward per head the way TransformerLens's patching loop does it,
-(b) attribution patching (2 forwards + 1 backward). Prints one JSON object. See scripts/golden/README.md."""
+(b) attribution patching (2 forwards + 1 backward). Prints one JSON object; wall seconds plus
+process CPU seconds (the sum over both threads, less sensitive to other load on the machine). See scripts/golden/README.md."""
 import json
 import os
 import platform
@@ -109,17 +110,18 @@ def main() -> int:
     z_corrupt, _ = cache_z(model, corrupt)  # also the warm-up forward
     with torch.no_grad():
         model(clean)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     sweep = per_head_sweep(model, clean, io, s, z_corrupt, d_head)
-    sweep_s = time.perf_counter() - t0
+    sweep_s, sweep_cpu = time.perf_counter() - t0, time.process_time() - c0
     n_forwards = len(sweep)
 
     attribution_patching(model, clean, corrupt, io, s, d_head)  # warm-up
-    times = []
+    times, cpu_times = [], []
     for _ in range(REPEATS_B):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         scores = attribution_patching(model, clean, corrupt, io, s, d_head)
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
 
     print(json.dumps({
         "torch": torch.__version__, "transformers": __import__("transformers").__version__,
@@ -128,9 +130,11 @@ def main() -> int:
         "model": {"n_layer": cfg.n_layer, "n_embd": cfg.n_embd, "n_head": cfg.n_head, "vocab": cfg.vocab_size},
         "batch": BATCH, "seq_len": SEQ_LEN, "diff_positions": DIFF_POSITIONS,
         "per_head_sweep": {"forwards": n_forwards, "total_s": round(sweep_s, 3),
-                           "ms_per_forward": round(1000 * sweep_s / n_forwards, 1)},
+                           "ms_per_forward": round(1000 * sweep_s / n_forwards, 1),
+                           "process_cpu_s": round(sweep_cpu, 3)},
         "attribution_patching": {"median_s": round(statistics.median(times), 3),
                                  "runs_s": [round(t, 3) for t in times],
+                                 "median_process_cpu_s": round(statistics.median(cpu_times), 3),
                                  "scores_shape": list(scores.shape)},
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
