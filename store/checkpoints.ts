@@ -1,0 +1,86 @@
+// Checkpoint series: manifests at <series>/step-000120.json (e.g. series = runs/<lineage>/<stage>/checkpoints).
+// The manifest's blobs must already be in the store (putJson enforces it); retention keeps the last K plus finals.
+import { checkKey } from './backend';
+import type { ArtifactStore } from './artifact-store';
+
+/** Fields the store adds to / reads from every checkpoint manifest. */
+export interface CheckpointMarks {
+  step: number;
+  /** A final checkpoint survives retention regardless of its age. */
+  final?: boolean;
+}
+
+export interface CheckpointInfo<T extends object = Record<string, unknown>> {
+  step: number;
+  key: string;
+  manifest: T & CheckpointMarks;
+}
+
+const STEP_FILE = /^step-(\d+)\.json$/;
+
+export function checkpointKey(series: string, step: number): string {
+  if (!Number.isSafeInteger(step) || step < 0) throw new Error(`checkpoint step must be an integer >= 0, got ${step}`);
+  return `${checkKey(series, 'checkpoint series')}/step-${String(step).padStart(6, '0')}.json`;
+}
+
+/** Writes the manifest of one checkpoint (after its blobs); returns its key. */
+export async function putCheckpointManifest<T extends object>(
+  store: ArtifactStore,
+  series: string,
+  step: number,
+  manifest: T & { final?: boolean },
+): Promise<string> {
+  const key = checkpointKey(series, step);
+  await store.putJson(key, { ...manifest, step });
+  return key;
+}
+
+/** The series' checkpoint manifests, oldest step first (numeric order). */
+export async function listCheckpoints(store: ArtifactStore, series: string): Promise<{ step: number; key: string }[]> {
+  const dir = `${checkKey(series, 'checkpoint series')}/`;
+  const found: { step: number; key: string }[] = [];
+  for (const key of await store.list(`${dir}step-`)) {
+    const m = STEP_FILE.exec(key.slice(dir.length));
+    if (m) found.push({ step: Number(m[1]), key });
+  }
+  return found.sort((a, b) => a.step - b.step);
+}
+
+/** The newest checkpoint of a series with its manifest, or undefined if the series has none. */
+export async function latestCheckpoint<T extends object = Record<string, unknown>>(
+  store: ArtifactStore,
+  series: string,
+): Promise<CheckpointInfo<T> | undefined> {
+  const all = await listCheckpoints(store, series);
+  for (let i = all.length - 1; i >= 0; i--) {
+    const manifest = await store.getJson<T & CheckpointMarks>(all[i].key);
+    if (manifest) return { ...all[i], manifest }; // absent only if deleted since listing: try the previous one
+  }
+  return undefined;
+}
+
+/**
+ * Keeps the newest `keepLast` checkpoints of a series plus every manifest marked `final: true`; deletes the other
+ * manifests. Blobs are left in place: `gc()` removes those no remaining manifest references.
+ */
+export async function applyRetention(
+  store: ArtifactStore,
+  series: string,
+  keepLast: number,
+): Promise<{ kept: number[]; deleted: number[] }> {
+  if (!Number.isSafeInteger(keepLast) || keepLast < 1) throw new Error(`retention keepLast must be an integer >= 1, got ${keepLast}`);
+  const all = await listCheckpoints(store, series);
+  const cut = Math.max(0, all.length - keepLast);
+  const kept = all.slice(cut).map((c) => c.step);
+  const deleted: number[] = [];
+  for (const c of all.slice(0, cut)) {
+    const manifest = await store.getJson<CheckpointMarks>(c.key);
+    if (manifest?.final === true) {
+      kept.push(c.step);
+    } else {
+      await store.delete(c.key);
+      deleted.push(c.step);
+    }
+  }
+  return { kept: kept.sort((a, b) => a - b), deleted };
+}

@@ -1,0 +1,56 @@
+// Streaming sha256: spool a source to a file while hashing it, and read a blob back while verifying it.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { Transform, pipeline, type Readable } from 'node:stream';
+
+export interface Digest {
+  sha256: string;
+  bytes: number;
+}
+
+export function digestOf(bytes: Uint8Array): Digest {
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength };
+}
+
+/** Writes `source` to `file` (flushed to disk) and returns its digest; removes the file on failure. */
+export async function spoolHashed(source: AsyncIterable<Uint8Array>, file: string): Promise<Digest> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const fh = await fs.open(file, 'wx');
+  try {
+    for await (const chunk of source) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      await fh.write(chunk);
+    }
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await fs.rm(file, { force: true });
+    throw err;
+  }
+  await fh.close();
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/**
+ * Passes `source` through, hashing it; at the end (or as soon as it runs past the expected size) the returned
+ * stream errors with `mismatch(actual)` if the bytes differ from `expected`. Source errors propagate.
+ */
+export function verifying(source: Readable, expected: Digest, mismatch: (actual: Digest) => Error): Readable {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      if (bytes > expected.bytes) return done(mismatch({ sha256: '(not computed: too long)', bytes }));
+      done(null, chunk);
+    },
+    flush(done) {
+      const actual = { sha256: hash.digest('hex'), bytes };
+      done(actual.sha256 === expected.sha256 && actual.bytes === expected.bytes ? null : mismatch(actual));
+    },
+  });
+  return pipeline(source, check, () => {}); // errors surface on `check`, the returned stream
+}
