@@ -1,0 +1,280 @@
+// Batched patched forward passes: the base batch is tiled K times along the batch axis (copy k owns rows
+// [k·B, (k+1)·B)), each copy gets its own patch through a 0/1 mask over the batch axis, the pass starts at the
+// lowest patched layer from the base run's cached resid_pre, runs one layer at a time (only one layer's
+// activations are alive), and reads the logit difference at END directly from two unembedding rows.
+import { tf } from '../model/engine';
+import { GPT2, HookFn, LM_HEAD, WTE } from '../model/gpt2';
+import { HOOK_LN_FINAL, hookName } from '../model/hook-names';
+import { NamedPositions, TraceBatch, tokensTensor } from './batch';
+
+export type PositionName = keyof NamedPositions;
+
+/** Which positions of each row a patch covers: all, one index, or a named IOI position (per row). */
+export type PositionSel = 'all' | { index: number } | { name: PositionName };
+
+/** One replaced activation: `hook` at block `layer`, optionally one head (q/k/v/z hooks) and some positions. */
+export interface PatchSpec {
+  hook: string;
+  layer: number;
+  head?: number;
+  positions?: PositionSel;
+}
+
+/** A patched run = a set of patches applied together. */
+export type Variant = PatchSpec[];
+
+/** The cached values of one unpatched run, plus its per-prompt logit differences. */
+export interface RunCache {
+  ld: Float32Array;
+  cache: Record<string, tf.Tensor>;
+}
+
+/** A trace batch with its clean and corrupt runs cached (the sources and bases of every patch). */
+export interface PreparedBatch {
+  batch: TraceBatch;
+  clean: RunCache;
+  corrupt: RunCache;
+}
+
+export function residPreNames(nLayer: number): string[] {
+  return Array.from({ length: nLayer }, (_, l) => hookName.residPre(l));
+}
+
+/** Runs `which` tokens unpatched, keeping `names` (and the LD at END). The caller disposes via disposeRunCache. */
+export function cacheRun(model: GPT2, batch: TraceBatch, which: 'clean' | 'corrupt', names: Iterable<string>): RunCache {
+  const wanted = new Set(names);
+  const kept = tf.tidy(() => {
+    const { cache } = model.run(tokensTensor(batch, which), { cache: [...wanted, HOOK_LN_FINAL], logitsAt: 'none' });
+    const ld = endLogitDiff(model, cache[HOOK_LN_FINAL], batch.end, batch.io, batch.s);
+    const out: Record<string, tf.Tensor> = { __ld: ld };
+    for (const n of wanted) out[n] = cache[n];
+    return out;
+  });
+  const ld = kept.__ld.dataSync().slice() as Float32Array;
+  kept.__ld.dispose();
+  delete kept.__ld;
+  return { ld, cache: kept };
+}
+
+/** Caches both runs of a batch: every layer's resid_pre (pass starts) plus `names`. */
+export function prepareBatch(model: GPT2, batch: TraceBatch, names: Iterable<string> = []): PreparedBatch {
+  checkBatch(model, batch);
+  const all = [...residPreNames(model.config.n_layer), ...names];
+  return { batch, clean: cacheRun(model, batch, 'clean', all), corrupt: cacheRun(model, batch, 'corrupt', all) };
+}
+
+export function disposePrepared(p: PreparedBatch): void {
+  for (const r of [p.clean, p.corrupt]) for (const t of Object.values(r.cache)) t.dispose();
+}
+
+export function checkBatch(model: GPT2, b: TraceBatch): void {
+  const { vocab, n_ctx } = model.config;
+  if (b.clean.length !== b.n * b.T || b.corrupt.length !== b.n * b.T) {
+    throw new Error(`trace batch: clean/corrupt must hold n·T = ${b.n}·${b.T} ids, got ${b.clean.length}/${b.corrupt.length}`);
+  }
+  if (b.T > n_ctx) throw new Error(`trace batch: T = ${b.T} exceeds the model's n_ctx ${n_ctx}`);
+  for (const [name, arr, hi] of [['io', b.io, vocab], ['s', b.s, vocab], ['end', b.end, b.T]] as const) {
+    if (arr.length !== b.n) throw new Error(`trace batch: '${name}' has ${arr.length} entries, expected n = ${b.n}`);
+    for (let i = 0; i < arr.length; i++) {
+      if (!(arr[i] >= 0 && arr[i] < hi)) throw new Error(`trace batch: ${name}[${i}] = ${arr[i]} is outside [0, ${hi})`);
+    }
+  }
+}
+
+/** Unembedding rows [V, d] (tied: the token embedding; untied: lm_head in HF layout). */
+function unembedRows(model: GPT2): tf.Tensor2D {
+  return (model.config.tied ? model.params[WTE] : model.params[LM_HEAD]) as tf.Tensor2D;
+}
+
+/**
+ * Logit difference logit(io) − logit(s) per row from final-normalised activations [R, T, d] (or [R, 1, d] of END
+ * rows when `end` is null), as normed[END] · (W_U[:, io] − W_U[:, s]): no full-vocabulary unembedding.
+ */
+export function endLogitDiff(model: GPT2, normed: tf.Tensor, end: Int32Array | null, io: Int32Array, s: Int32Array): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [R, T, d] = normed.shape as [number, number, number];
+    let rows = tf.reshape(normed, [R * T, d]);
+    if (end) rows = tf.gather(rows, tf.tensor1d(Int32Array.from(end, (p, r) => r * T + p), 'int32'));
+    const W = unembedRows(model);
+    const dir = tf.sub(tf.gather(W, tf.tensor1d(io, 'int32')), tf.gather(W, tf.tensor1d(s, 'int32')));
+    return tf.sum(tf.mul(rows, dir), -1) as tf.Tensor1D;
+  });
+}
+
+/** Repeats a tensor k times along axis 0 (concat: wasm's Tile kernel is an order of magnitude slower). */
+export function tileRows(t: tf.Tensor, k: number): tf.Tensor {
+  return k === 1 ? t : tf.concat(Array(k).fill(t), 0);
+}
+
+export function repeatInt(a: Int32Array, k: number): Int32Array {
+  const r = new Int32Array(a.length * k);
+  for (let j = 0; j < k; j++) r.set(a, j * a.length);
+  return r;
+}
+
+/** Positions of row b covered by a selector. */
+export function selectedPositions(batch: TraceBatch, b: number, sel: PositionSel = 'all'): number[] {
+  if (sel === 'all') return [...Array(batch.T).keys()];
+  let p: number;
+  if ('index' in sel) p = sel.index;
+  else if (sel.name === 'END' && !batch.positions) p = batch.end[b];
+  else {
+    if (!batch.positions) throw new Error(`positions: '${sel.name}' needs named positions (trace batch has no 'positions')`);
+    p = batch.positions[b][sel.name];
+  }
+  if (!Number.isInteger(p) || p < 0 || p >= batch.T) throw new Error(`positions: row ${b} position ${p} is outside [0, ${batch.T})`);
+  return [p];
+}
+
+/** How one hook point of a tiled pass is overwritten: `source` (B rows, tiled; or K·B rows) where `mask` is 1. */
+export interface HookPlan {
+  source: tf.Tensor;
+  /** 0/1 over [K·B, T, H] (head hooks) or [K·B, T] (others); undefined = replace the whole value. */
+  mask?: Float32Array;
+}
+
+/** Builds the 0/1 mask of one hook over the tiled batch from the patches each copy applies there. */
+export function maskFor(batch: TraceBatch, copies: Variant[], hook: string, heads: number): Float32Array | undefined {
+  const B = batch.n;
+  const T = batch.T;
+  const m = new Float32Array(copies.length * B * T * heads);
+  let any = false;
+  copies.forEach((variant, k) => {
+    for (const p of variant) {
+      if (p.hook !== hook) continue;
+      any = true;
+      if (p.head !== undefined && !(p.head >= 0 && p.head < heads && heads > 1)) {
+        throw new Error(`patch ${hook}: head ${p.head} is outside [0, ${heads}) or the hook has no head axis`);
+      }
+      for (let b = 0; b < B; b++) {
+        for (const pos of selectedPositions(batch, b, p.positions)) {
+          const base = ((k * B + b) * T + pos) * heads;
+          if (p.head === undefined) m.fill(1, base, base + heads);
+          else m[base + p.head] = 1;
+        }
+      }
+    }
+  });
+  return any ? m : undefined;
+}
+
+/** value·(1 − m) + source·m: exact for a 0/1 mask (no v + (s − v) rounding). */
+function mixHook(plans: HookPlan[], copies: number, rows: number): HookFn {
+  return (value) => {
+    let out = value;
+    for (const plan of plans) {
+      const perCopy = plan.source.shape[0] !== rows || copies === 1;
+      if (!plan.mask) {
+        out = perCopy ? tileRows(plan.source, copies) : plan.source;
+        continue;
+      }
+      // [K, B, ...] views: a B-row source broadcasts over the copies instead of being tiled.
+      const inner = value.shape.slice(1);
+      const B = rows / copies;
+      const m = tf.tensor(plan.mask, [copies, B, ...inner.slice(0, -1), 1]);
+      const src = tf.reshape(plan.source, [perCopy ? 1 : copies, B, ...inner]);
+      const mixed = tf.add(tf.mul(tf.reshape(out, [copies, B, ...inner]), tf.sub(1, m)), tf.mul(src, m));
+      out = tf.reshape(mixed, value.shape);
+    }
+    return out;
+  };
+}
+
+export interface TiledPassOptions {
+  /** The batch whose labels/END positions are used. */
+  batch: TraceBatch;
+  copies: number;
+  /** resid_pre at startLayer of the base run, [B, T, d] (tiled here). */
+  residPre: tf.Tensor;
+  startLayer: number;
+  /** Stop after block endLayer − 1 (default n_layer: read the LD at END). */
+  endLayer?: number;
+  plans: Record<string, HookPlan[]>;
+  /** Hook names whose values (on the tiled batch) are returned. */
+  capture?: string[];
+}
+
+export interface TiledPassResult {
+  /** Per-row LD over the tiled batch [K·B] when the pass reached the top. */
+  ld?: Float32Array;
+  captured: Record<string, tf.Tensor>;
+}
+
+/** One tiled pass, layer by layer. Captured tensors are the caller's to dispose. */
+export function tiledPass(model: GPT2, o: TiledPassOptions): TiledPassResult {
+  const L = model.config.n_layer;
+  const end = o.endLayer ?? L;
+  const B = o.batch.n;
+  const rows = o.copies * B;
+  const hooks: Record<string, HookFn> = {};
+  for (const [name, plans] of Object.entries(o.plans)) if (plans.length) hooks[name] = mixHook(plans, o.copies, rows);
+  const capture = new Set(o.capture ?? []);
+  const captured: Record<string, tf.Tensor> = {};
+  const dummyTokens = tf.zeros([rows, o.batch.T], 'int32') as tf.Tensor2D;
+  let resid = tileRows(o.residPre, o.copies) as tf.Tensor3D;
+  let owned = o.copies > 1;
+  try {
+    for (let l = o.startLayer; l < end; l++) {
+      const out = tf.tidy(() => {
+        const names = [hookName.residPost(l), ...[...capture].filter((n) => n.startsWith(`blocks.${l}.`))];
+        const { cache } = model.run(dummyTokens, { startLayer: l, endLayer: l + 1, residPre: resid, hooks, cache: names, logitsAt: 'none' });
+        const kept: Record<string, tf.Tensor> = {};
+        for (const n of names) kept[n] = cache[n];
+        return kept;
+      });
+      if (owned) resid.dispose();
+      resid = out[hookName.residPost(l)] as tf.Tensor3D;
+      owned = !capture.has(hookName.residPost(l)); // a captured residual belongs to the caller
+      for (const [n, t] of Object.entries(out)) if (n !== hookName.residPost(l) || !owned) captured[n] = t;
+    }
+    if (end < L) return { captured };
+    const ld = tf.tidy(() => {
+      const endRows = Int32Array.from(repeatInt(o.batch.end, o.copies), (p, r) => r * o.batch.T + p);
+      const picked = tf.reshape(tf.gather(tf.reshape(resid, [rows * o.batch.T, -1]), tf.tensor1d(endRows, 'int32')), [rows, 1, -1]);
+      const { cache } = model.run(tf.zeros([rows, 1], 'int32') as tf.Tensor2D, {
+        startLayer: L, residPre: picked as tf.Tensor3D, cache: [HOOK_LN_FINAL], logitsAt: 'none',
+      });
+      return endLogitDiff(model, cache[HOOK_LN_FINAL], null, repeatInt(o.batch.io, o.copies), repeatInt(o.batch.s, o.copies));
+    });
+    const vals = ld.dataSync().slice() as Float32Array;
+    ld.dispose();
+    return { ld: vals, captured };
+  } finally {
+    if (owned) resid.dispose();
+    dummyTokens.dispose();
+  }
+}
+
+/** Mean of each copy's B per-prompt values: [K·B] → [K]. */
+export function copyMeans(perRow: Float32Array, B: number): Float64Array {
+  const K = perRow.length / B;
+  const out = new Float64Array(K);
+  for (let k = 0; k < K; k++) {
+    let s = 0;
+    for (let b = 0; b < B; b++) s += perRow[k * B + b];
+    out[k] = s / B;
+  }
+  return out;
+}
+
+export function mean(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s / a.length;
+}
+
+/** Approximate bytes one copy of a B×T batch needs while one layer runs (activations alive in that layer). */
+export function bytesPerCopyLayer(model: GPT2, B: number, T: number): number {
+  const { d_model: d, d_mlp: m, n_head: H } = model.config;
+  return 4 * B * T * (32 * d + 12 * m + 6 * H * T);
+}
+
+export const DEFAULT_MEMORY_BUDGET_MB = 256;
+export const DEFAULT_MAX_COPIES = 64;
+
+/** Copies per pass that fit a memory budget (at least 1). */
+export function copiesFor(model: GPT2, batch: TraceBatch, budgetMB = DEFAULT_MEMORY_BUDGET_MB, maxCopies = DEFAULT_MAX_COPIES): number {
+  if (!(budgetMB > 0)) throw new Error(`memoryBudgetMB: expected a positive number, got ${budgetMB}`);
+  if (!(Number.isInteger(maxCopies) && maxCopies >= 1)) throw new Error(`maxCopies: expected a positive integer, got ${maxCopies}`);
+  return Math.max(1, Math.min(maxCopies, Math.floor((budgetMB * 2 ** 20) / bytesPerCopyLayer(model, batch.n, batch.T))));
+}
