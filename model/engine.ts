@@ -1,6 +1,7 @@
 // Backend ladder (tensorflow → wasm → cpu) and the wasm fixes the backend notes call for.
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
+import { resolveTfjsNode } from './native-path';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = BackendName | 'auto';
@@ -8,39 +9,34 @@ export const BACKEND_CHOICES: readonly BackendPreference[] = ['auto', 'tensorflo
 
 let active: BackendName | undefined;
 
-/** Candidate module paths for the native addon: the GPU package, the CPU package, and the project-local build. */
+/** Candidate module paths for the native addon: tfjs-node-gpu if installed, else tfjs-node (project-local build first). */
 function nativeCandidates(): string[] {
-  const projectRoot = path.resolve(__dirname, '..', '..');
-  return [
-    '@tensorflow/tfjs-node-gpu',
-    '@tensorflow/tfjs-node',
-    path.join(projectRoot, 'tools', 'tfjs-native', 'node_modules', '@tensorflow', 'tfjs-node'),
-  ];
+  const out: string[] = [];
+  try {
+    out.push(path.dirname(require.resolve('@tensorflow/tfjs-node-gpu/package.json')));
+  } catch {
+    /* not installed */
+  }
+  const cpu = resolveTfjsNode();
+  if (cpu) out.push(cpu);
+  return out;
 }
 
 function tryLoadNative(): boolean {
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   for (const candidate of nativeCandidates()) {
     try {
-      require.resolve(candidate);
+      require(candidate); // registers the 'tensorflow' backend with the shared tfjs-core
     } catch {
       continue;
     }
-    require(candidate); // registers the 'tensorflow' backend with the shared tfjs-core
-    return tf.findBackend('tensorflow') !== undefined || tf.engine().registryFactory['tensorflow'] !== undefined;
+    if (tf.engine().registryFactory['tensorflow'] !== undefined) return true;
   }
   return false;
 }
 
 export function nativeAvailable(): boolean {
-  return nativeCandidates().some((c) => {
-    try {
-      require.resolve(c);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return nativeCandidates().length > 0;
 }
 
 async function setWasm(): Promise<boolean> {
