@@ -8,7 +8,7 @@ import { hookName } from '../model/hook-names';
 import { TraceBatch, TraceSet, totalPrompts } from './batch';
 import { allHeads, checkHead, HeadRef, headLabel } from './heads';
 import { makeScores, Scores } from './scores';
-import { cachedRun, disposeAll, meanOver, residPreNames, runVariants, tileRows } from './variants';
+import { cachedRun, disposeAll, meanOver, PassOptions, residPreNames, runVariants, tileRows } from './variants';
 
 export type CmapKind = 'z' | 'q' | 'k' | 'v' | 'pattern';
 export const CMAP_KINDS: readonly CmapKind[] = ['z', 'q', 'k', 'v', 'pattern'];
@@ -19,9 +19,7 @@ export const CMAP_NORMALISED = '(F_A[c<-B] - F_A) / (F_B - F_A)';
 
 const HOOK_OF: Record<CmapKind, (l: number) => string> = { z: hookName.z, q: hookName.q, k: hookName.k, v: hookName.v, pattern: hookName.pattern };
 
-export interface CmapOptions {
-  maxRowsPerPass?: number;
-}
+export type CmapOptions = PassOptions;
 
 export interface CmapSetSpec {
   name?: string;
@@ -127,6 +125,7 @@ async function runCmap(receiver: GPT2, donor: GPT2, set: TraceSet, variants: Var
         residPreAt: (l) => caches.receiver[hookName.residPre(l)],
         hooksFor: (vs) => cmapHooks(receiver.config, caches, vs.map((v) => variants[v])),
         maxRowsPerPass: opts.maxRowsPerPass,
+        memoryBudgetMB: opts.memoryBudgetMB,
       });
       lds.forEach((x, v) => perVariant[v].push(x));
     } finally {

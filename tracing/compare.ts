@@ -21,7 +21,7 @@ export const DEFAULT_THRESHOLDS: ComparisonThresholds = {
 };
 
 /** Preferred primary method (the first present in every stage). */
-export const PRIMARY_METHOD_ORDER = ['activation/head_z', 'path/logits', 'attribution/head_z', 'knockout/head', 'dla/head'];
+export const PRIMARY_METHOD_ORDER = ['activation_patching/head_z', 'path_patching/logits', 'attribution_patching/head_z', 'knockout/head', 'dla/head'];
 
 /** A head map's values as numbers (null → NaN), checked to be [layer, head]. */
 export function headValues(s: ScoresJson, where: string): { values: Float64Array; nLayer: number; nHead: number } {

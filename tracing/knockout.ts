@@ -7,7 +7,7 @@ import { Rng } from '../ioi/rng';
 import { TraceBatch, TraceSet, totalPrompts } from './batch';
 import { allHeads, checkHead, HeadRef, PositionSpec, rowPositions } from './heads';
 import { makeScores, Scores } from './scores';
-import { cachedRun, disposeAll, meanOver, residPreNames, runVariants, tileRows } from './variants';
+import { cachedRun, disposeAll, meanOver, PassOptions, residPreNames, runVariants, tileRows } from './variants';
 
 export type Ablation = 'mean' | 'zero' | 'resample';
 export const ABLATIONS: readonly Ablation[] = ['mean', 'zero', 'resample'];
@@ -23,13 +23,12 @@ export interface HeadSelection extends HeadRef {
  */
 export type KnockoutSpec = { ablate: readonly HeadSelection[] } | { keep: readonly HeadSelection[] };
 
-export interface KnockoutOptions {
+export interface KnockoutOptions extends PassOptions {
   ablation?: Ablation; // default 'mean'
   /** Precomputed means (computeAblationMeans), e.g. from a larger ABC set; default: the set's own corrupt prompts. */
   means?: AblationMeans;
   /** For resample ablation: seed of the choice of the replacement prompt (default 0). */
   seed?: number;
-  maxRowsPerPass?: number;
 }
 
 /** Per-group mean of z: one [T, H, D] tensor per layer, for each (template, length, positions) group. */
@@ -164,6 +163,7 @@ export class Knockout {
         residPreAt: (l) => st.residPre[hookName.residPre(l)],
         hooksFor: (variants) => this.hooks(st, variants.map((v) => resolved[active[v]])),
         maxRowsPerPass: this.opts.maxRowsPerPass,
+        memoryBudgetMB: this.opts.memoryBudgetMB,
       });
       active.forEach((i, v) => perSpec[i].push(lds[v]));
     }

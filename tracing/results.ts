@@ -33,7 +33,7 @@ export interface StageTrace {
   /** The settings every method ran with (same across stages of a lineage, so maps are comparable). */
   settings: Record<string, unknown>;
   metrics: StageMetrics;
-  /** Head-score maps [layer, head] by method id, e.g. 'activation/head_z', 'attribution/head_z', 'knockout/head', 'dla/head'. */
+  /** Head-score maps [layer, head] by method id: 'activation_patching/head_z' (patched − clean), 'knockout/head' (ΔF), 'dla/head'. */
   headScores: Record<string, ScoresJson>;
   /** Other score maps (per position, residual stream, ...) by method id. */
   extraScores?: Record<string, ScoresJson>;

@@ -13,7 +13,7 @@ const idx = (label: string) => {
   return l * H + h;
 };
 
-function map(set: Record<string, number>, method = 'activation/head_z'): ScoresJson {
+function map(set: Record<string, number>, method = 'activation_patching/head_z'): ScoresJson {
   const values = new Array(L * H).fill(0);
   for (const [k, v] of Object.entries(set)) values[idx(k)] = v;
   return { method, axes: ['layer', 'head'], shape: [L, H], values, metric: { name: 'logit_diff', form: 'delta' }, settings: {} };
@@ -37,7 +37,7 @@ const corrupted = map({ '9.9': 2, '9.6': 0, '10.7': -1 });
 const retrained = map({ '9.9': -2.8, '9.6': 0, '10.7': -1, '10.10': 2 });
 
 test('localisation: top-k shares of Σ|Δ| and the ranked list with GPT-2-small head classes', () => {
-  const d = diffMaps({ name: 'clean', scores: clean }, { name: 'toxic', scores: corrupted }, 'activation/head_z', undefined, GPT2_SMALL);
+  const d = diffMaps({ name: 'clean', scores: clean }, { name: 'toxic', scores: corrupted }, 'activation_patching/head_z', undefined, GPT2_SMALL);
   assert.equal(d.totalAbsDelta, 9);
   assert.ok(Math.abs(d.topShare['1'] - 5 / 9) < 1e-12);
   assert.ok(Math.abs(d.topShare['3'] - 1) < 1e-12);
@@ -51,7 +51,7 @@ test('localisation: top-k shares of Σ|Δ| and the ranked list with GPT-2-small 
 test('restoration: per-head labels with the documented thresholds', () => {
   const behaviour = behaviouralRestoration(3, -5, 2);
   assert.equal(behaviour, 7 / 8);
-  const m = mechanisticRestoration('activation/head_z', { clean, corrupted, retrained }, behaviour, undefined, GPT2_SMALL);
+  const m = mechanisticRestoration('activation_patching/head_z', { clean, corrupted, retrained }, behaviour, undefined, GPT2_SMALL);
   assert.ok(Math.abs(m.threshold - 0.3) < 1e-12, 'τ = 0.1 × max |clean| = 0.3');
   const label = (h: string) => m.heads[idx(h)].label;
   assert.equal(label('9.9'), 'restored');
@@ -66,7 +66,7 @@ test('restoration: per-head labels with the documented thresholds', () => {
   assert.ok(Math.abs(m.pearson - pearson(retrained.values as number[], cv)) < 1e-12);
   assert.ok(Math.abs(m.corruptedPearson - pearson(corrupted.values as number[], cv)) < 1e-12);
   // without behavioural restoration nothing counts as compensated
-  const weak = mechanisticRestoration('activation/head_z', { clean, corrupted, retrained }, 0.5);
+  const weak = mechanisticRestoration('activation_patching/head_z', { clean, corrupted, retrained }, 0.5);
   assert.equal(weak.heads[idx('10.7')].label, 'still_corrupted');
   assert.equal(weak.heads[idx('10.7')].cls, undefined, 'no classes without a model config');
 });
@@ -76,17 +76,17 @@ test('compareStages: adjacent diffs, localisation, restoration and the "behaviou
   const out = compareStages({ stages, createdAt: 't' });
   assert.equal(out.schema, 'plasticity.lineage-comparison');
   assert.equal(out.version, 1);
-  assert.deepEqual(out.methods, ['activation/head_z']);
+  assert.deepEqual(out.methods, ['activation_patching/head_z']);
   assert.equal(out.adjacent.length, 2);
   assert.equal(out.localisation!.from, 'base');
-  assert.ok(Math.abs(out.localisation!.byMethod['activation/head_z'].topShare['1'] - 5 / 9) < 1e-12);
+  assert.ok(Math.abs(out.localisation!.byMethod['activation_patching/head_z'].topShare['1'] - 5 / 9) < 1e-12);
   assert.equal(out.restoration!.behavioural.fraction, 7 / 8);
-  assert.ok(out.restoration!.mechanistic['activation/head_z'].pearson > 0.5);
+  assert.ok(out.restoration!.mechanistic['activation_patching/head_z'].pearson > 0.5);
   assert.equal(out.restoration!.behaviourRestoredMechanismNot, false);
   // behaviour back but the map anti-correlated with the clean one: flagged
   const inverted = map({ '9.9': 3, '9.6': 2, '10.7': -1 });
   const flagged = compareStages({ stages: [stages[0], stages[1], stage('retrain', 'retrained', 2.9, inverted)] });
-  assert.ok(flagged.restoration!.mechanistic['activation/head_z'].pearson < 0.5);
+  assert.ok(flagged.restoration!.mechanistic['activation_patching/head_z'].pearson < 0.5);
   assert.equal(flagged.restoration!.behaviourRestoredMechanismNot, true);
   // the same map but behaviour not back: not flagged
   const notBack = compareStages({ stages: [stages[0], stages[1], stage('retrain', 'retrained', -4, inverted)] });
