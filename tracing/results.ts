@@ -1,6 +1,7 @@
 // JSON artifacts of the trace and compare stages (what the report renderer reads). All score maps are
 // ScoresJson (tracing/scores.ts); head maps have axes ['layer', 'head'] and are in logit-difference units
-// unless their metric says otherwise. Bump the version on any incompatible change.
+// unless their metric says otherwise. Non-finite numbers (NaN: not computed / undefined) are written as null.
+// Bump the version on any incompatible change.
 import type { ModelConfig } from '../model/config';
 import type { CircuitEvaluation, CircuitJson, HeadClass } from './circuit';
 import type { CmapKind, CmapPositions, CmapSetResult } from './cmap';

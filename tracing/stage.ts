@@ -8,7 +8,7 @@ import { activationPatching } from './activation';
 import { attributionPatching } from './attribution';
 import { pathPatching } from './path';
 import { TraceSet, tokensTensor, totalPrompts } from './batch';
-import { CircuitEvaluation, discoverCircuit, evaluateCircuit, isGpt2SmallShaped, MinimalityK, wangCircuit } from './circuit';
+import { CircuitEvaluation, circuitToJson, discoverCircuit, evaluateCircuit, isGpt2SmallShaped, MinimalityK, wangCircuit } from './circuit';
 import { directLogitAttribution } from './dla';
 import { Ablation, Knockout, knockoutSweep } from './knockout';
 import { RESULTS_VERSION, StageMetrics, StageRole, StageTrace } from './results';
@@ -163,7 +163,7 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
           const scores = maps[rankBy] ?? (rankBy === 'knockout' ? await knockoutSweep(model, set, {}, ko) : undefined);
           if (!scores) throw new Error(`trace.circuit.discover.rankBy: method '${rankBy}' was not traced (methods: ${methods.join(', ')})`);
           const found = await discoverCircuit(ko, scores, { targetFraction: d.targetFraction, maxHeads: d.maxHeads });
-          out.discovery = { ...found, circuit: { name: found.circuit.name, heads: found.circuit.heads.map((h) => ({ head: `${h.layer}.${h.head}`, positions: h.positions, cls: h.cls })) } };
+          out.discovery = { ...found, circuit: circuitToJson(found.circuit) };
           if (found.circuit.heads.length) out.evaluation = await evaluateCircuit(ko, found.circuit, evalOpts);
         }
         const canReference = isGpt2SmallShaped(model.config) && set.every((b) => b.positions);

@@ -77,6 +77,16 @@ test('pattern patching: a donor that differs only in W_Q, W_K is reproduced by i
   assert.ok(Math.abs(pattern.patched - pattern.fDonor) < 1e-4, `pattern: ${pattern.patched} vs ${pattern.fDonor}`);
   assert.ok(Math.abs(qk.patched - qk.fDonor) < 1e-4, `q+k: ${qk.patched} vs ${qk.fDonor}`);
   assert.ok(Math.abs(v0.delta) < 1e-5, `layer-0 v is identical in both models, delta ${v0.delta}`);
+  // in the last layer only the END query row reaches the END logits: END-only pattern patching = all rows
+  const last = heads.filter((h) => h.layer === 1);
+  const [endRow, allRows, oneHead] = await cmapSets(a, b, set, [
+    { heads: last, kinds: ['pattern'], positions: 'END' },
+    { heads: last, kinds: ['pattern'], positions: 'all' },
+    { heads: [last[2]], kinds: ['pattern'], positions: 'END' },
+  ]);
+  assert.ok(Math.abs(allRows.delta) > 1e-3, 'the last layer\'s patterns matter');
+  assert.ok(Math.abs(endRow.patched - allRows.patched) < 1e-5, `END rows ${endRow.patched} vs all rows ${allRows.patched}`);
+  assert.ok(Math.abs(oneHead.patched - endRow.patched) > 1e-6, 'one head is not all four');
   a.dispose();
   b.dispose();
 });
