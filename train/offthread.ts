@@ -77,6 +77,7 @@ export function startJob<R = unknown, P = unknown>(kind: string, input: unknown,
   const worker = new Worker(path.join(__dirname, 'thread-entry.js'), { workerData: { entry, input, cancelFlag } satisfies WorkerData });
   const pending: Promise<unknown>[] = [];
   let settled = false;
+  let doneReceived = false; // the job finished; the thread may exit while onCheckpoint callbacks still run
   let terminated = false;
   const cancel = () => {
     Atomics.store(new Int32Array(cancelFlag), 0, 1);
@@ -99,6 +100,7 @@ export function startJob<R = unknown, P = unknown>(kind: string, input: unknown,
         if (msg.stack) err.stack = msg.stack;
         fail(err);
       } else if (msg.type === 'done') {
+        doneReceived = true;
         Promise.all(pending).then(() => {
           if (settled) return;
           settled = true;
@@ -109,8 +111,9 @@ export function startJob<R = unknown, P = unknown>(kind: string, input: unknown,
     });
     worker.on('error', (e) => fail(e));
     worker.on('exit', (code) => {
-      if (!settled && terminated) fail(new Error(`${kind} job: terminated`));
-      else if (!settled) setImmediate(() => fail(new Error(`${kind} job: worker thread exited with code ${code} before finishing`)));
+      if (settled || doneReceived) return;
+      if (terminated) fail(new Error(`${kind} job: terminated`));
+      else setImmediate(() => fail(new Error(`${kind} job: worker thread exited with code ${code} before finishing`)));
     });
   });
   if (events.signal) {

@@ -19,6 +19,13 @@ export interface OptimizerState {
 /** Weight decay applies to matrices (embeddings, projections), not to biases or LayerNorm gains (rank 1). */
 const decays = (v: tf.Variable) => v.rank >= 2;
 
+/** A non-trainable variable holding `init` (which is disposed: tf.variable keeps its own reference to the data). */
+function slot(init: tf.Tensor): tf.Variable {
+  const v = tf.variable(init, false);
+  init.dispose();
+  return v;
+}
+
 export class Adam {
   private readonly vars: tf.Variable[];
   private readonly m: tf.Variable[];
@@ -30,11 +37,11 @@ export class Adam {
     if (state) {
       checkState(state, vars);
       this.t = state.step;
-      this.m = vars.map((p, i) => tf.variable(tf.tensor(state.m[i], p.shape, 'float32'), false));
-      this.v = vars.map((p, i) => tf.variable(tf.tensor(state.v[i], p.shape, 'float32'), false));
+      this.m = vars.map((p, i) => slot(tf.tensor(state.m[i], p.shape, 'float32')));
+      this.v = vars.map((p, i) => slot(tf.tensor(state.v[i], p.shape, 'float32')));
     } else {
-      this.m = vars.map((p) => tf.variable(tf.zerosLike(p), false));
-      this.v = vars.map((p) => tf.variable(tf.zerosLike(p), false));
+      this.m = vars.map((p) => slot(tf.zerosLike(p)));
+      this.v = vars.map((p) => slot(tf.zerosLike(p)));
     }
   }
 

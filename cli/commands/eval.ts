@@ -4,7 +4,6 @@
 import * as fs from 'node:fs';
 import { Command } from 'commander';
 import type { IoiPrompt } from '../../ioi/dataset';
-import type { IoiMetrics } from '../../ioi/metrics';
 import { readPromptsFile } from '../../ioi/prompts-file';
 import { BACKEND_CHOICES, BackendPreference, initBackend } from '../../model/engine';
 import { loadModel, LoadedModel } from '../../model/load';
@@ -54,8 +53,6 @@ function dumpLogits(file: string, logits: Float32Array, n: number, V: number, lo
     fs.writeFileSync(file, serializeSafetensors({ end_logits: { shape: [n, V], data: logits } }, meta));
   }
 }
-
-const round = (m: IoiMetrics) => ({ ...m });
 
 export function register(program: Command): void {
   program
@@ -108,8 +105,8 @@ export function register(program: Command): void {
         backend,
         dataset,
         labels,
-        ...round(clean.metrics),
-        ...(corruptResult ? { corrupt: round(corruptResult.metrics) } : {}),
+        ...clean.metrics,
+        ...(corruptResult ? { corrupt: corruptResult.metrics } : {}),
       };
       loaded.model.dispose();
       if (opts.json) {

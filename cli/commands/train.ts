@@ -108,6 +108,7 @@ export function buildJobInput(opts: TrainCliOptions): TrainJobInput {
   if (opts.resume) {
     resumeDir = typeof opts.resume === 'string' ? opts.resume : newestCheckpoint(opts.out);
     if (typeof opts.resume === 'string' && !isCheckpointFolder(opts.resume)) throw new CliError(`--resume ${opts.resume}: not a complete checkpoint folder (no plasticity.json)`);
+    if (!resumeDir) process.stderr.write(`train: no checkpoint under ${path.join(opts.out, 'checkpoints')}; starting from the beginning\n`);
   }
   const input: TrainJobInput = {
     kind: 'train', backend: parsed.backend, baseDir: parsed.base, data: parsed.data, train: parsed.train,

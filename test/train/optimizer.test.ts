@@ -60,6 +60,10 @@ test('Adam state exports and imports exactly: continuing from it is bit-identica
   }
   assert.deepEqual(Array.from(await b.data()), Array.from(await a.data()));
   assert.throws(() => new Adam([mk()], opts, { step: 1, m: [new Float32Array(3)], v: [new Float32Array(4)] }), /m\[0\] has 3 values, expected 4/);
+  const before = tf.memory().numTensors;
+  new Adam([a], opts, state).dispose();
+  new Adam([a], opts).dispose();
+  assert.equal(tf.memory().numTensors, before, 'creating and disposing an optimizer leaves no tensors behind');
 });
 
 test('global-norm clipping scales only above the limit and reports the pre-clip norm', async () => {
