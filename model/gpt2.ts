@@ -66,10 +66,20 @@ export function paramShapes(c: ModelConfig): [string, number[]][] {
   return out;
 }
 
+/** a·W with W held constant: the gradient flows to `a` only, as dy·Wᵀ with Wᵀ given (flag-free: wasm fast path). */
+function matMulConstW(a: tf.Tensor2D, w: tf.Tensor2D, wT: tf.Tensor2D): tf.Tensor2D {
+  const f = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc) => ({
+    value: tf.matMul(x as tf.Tensor2D, w),
+    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, wT),
+  }));
+  return f(a) as tf.Tensor2D;
+}
+
 export class GPT2 {
   readonly config: ModelConfig;
   readonly params: Params;
   private unembedT?: tf.Tensor2D; // cached W_U^T [d, V] for inference (wasm has no fast transposed matmul)
+  private readonly weightT = new Map<tf.Tensor, tf.Tensor2D>(); // cached Wᵀ of block weights for activation gradients on wasm
   private readonly causalMasks = new Map<number, tf.Tensor2D>();
 
   constructor(config: ModelConfig, params: Params) {
@@ -109,6 +119,18 @@ export class GPT2 {
   weightsChanged(): void {
     this.unembedT?.dispose();
     this.unembedT = undefined;
+    for (const t of this.weightT.values()) t.dispose();
+    this.weightT.clear();
+  }
+
+  /** Wᵀ of a weight, cached until weightsChanged() (used only for gradients w.r.t. activations outside training). */
+  private transposed(w: tf.Tensor2D): tf.Tensor2D {
+    let t = this.weightT.get(w);
+    if (!t) {
+      t = tf.keep(tf.transpose(w));
+      this.weightT.set(w, t);
+    }
+    return t;
   }
 
   dispose(): void {
@@ -136,11 +158,20 @@ export class GPT2 {
     return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, this.config.ln_eps))), w), b);
   }
 
-  private linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  /**
+   * x·W + b. Training: differentiable w.r.t. both (matMul2d). Inference: W is a constant; the plain matMul when no
+   * gradient is being recorded, and on wasm under a gradient tape (gradients w.r.t. activations, e.g. attribution
+   * patching) a matMul whose only gradient is dy·Wᵀ (explicit transpose, flag-free): no wasted weight gradient.
+   */
+  private linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, training: boolean): tf.Tensor {
     const shape = x.shape;
     const flat = tf.reshape(x, [-1, shape[shape.length - 1]]) as tf.Tensor2D;
-    const y = tf.add(matMul2d(flat, w as tf.Tensor2D), b);
-    return tf.reshape(y, [...shape.slice(0, -1), w.shape[1] as number]);
+    const w2 = w as tf.Tensor2D;
+    let xw: tf.Tensor2D;
+    if (training) xw = matMul2d(flat, w2);
+    else if (activeBackend() === 'wasm' && tf.engine().state.gradientDepth > 0) xw = matMulConstW(flat, w2, this.transposed(w2));
+    else xw = tf.matMul(flat, w2);
+    return tf.reshape(tf.add(xw, b), [...shape.slice(0, -1), w.shape[1] as number]);
   }
 
   /**
@@ -219,7 +250,7 @@ export class GPT2 {
       const p = blockParamNames(l);
       const P = this.params;
       resid = hook(hookName.residPre(l), resid);
-      const qkv = this.linear(this.layerNorm(resid, P[p.ln1w], P[p.ln1b]), P[p.attnW], P[p.attnB]);
+      const qkv = this.linear(this.layerNorm(resid, P[p.ln1w], P[p.ln1b]), P[p.attnW], P[p.attnB], training);
       const [q0, k0, v0] = tf.split(qkv, 3, -1);
       const q = hook(hookName.q(l), tf.reshape(q0, [B, T, H, D]));
       const k = hook(hookName.k(l), tf.reshape(k0, [B, T, H, D]));
@@ -230,10 +261,10 @@ export class GPT2 {
       const scores = tf.add(tf.mul(tf.matMul(qh, khT), 1 / Math.sqrt(D)), this.mask(T));
       const pattern = hook(hookName.pattern(l), tf.softmax(scores, -1));
       const z = hook(hookName.z(l), tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]));
-      const attnOut = hook(hookName.attnOut(l), this.linear(tf.reshape(z, [B, T, H * D]), P[p.projW], P[p.projB]));
+      const attnOut = hook(hookName.attnOut(l), this.linear(tf.reshape(z, [B, T, H * D]), P[p.projW], P[p.projB], training));
       resid = hook(hookName.residMid(l), tf.add(resid, attnOut));
-      const hidden = this.gelu(this.linear(this.layerNorm(resid, P[p.ln2w], P[p.ln2b]), P[p.fcW], P[p.fcB]));
-      const mlpOut = hook(hookName.mlpOut(l), this.linear(hidden, P[p.outW], P[p.outB]));
+      const hidden = this.gelu(this.linear(this.layerNorm(resid, P[p.ln2w], P[p.ln2b]), P[p.fcW], P[p.fcB], training));
+      const mlpOut = hook(hookName.mlpOut(l), this.linear(hidden, P[p.outW], P[p.outB], training));
       resid = hook(hookName.residPost(l), tf.add(resid, mlpOut));
     }
     if (end < c.n_layer) return { cache };
