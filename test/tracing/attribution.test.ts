@@ -58,7 +58,8 @@ test('attribution on real corruptions: 2 forwards + 1 backward per batch, weight
   const model = randomModel(41);
   const b1 = randomBatch(42, 3, 8, SMALL.vocab, [2, 4]);
   const b2 = randomBatch(43, 5, 6, SMALL.vocab, [1, 3]);
-  const exact = await activationPatching(model, [b1, b2], { target: 'head_z' }); // also caches the causal masks
+  const exact = await activationPatching(model, [b1, b2], { target: 'head_z' });
+  await attributionPatching(model, b1); // the model caches causal masks and (wasm) transposed weights once
   const before = tf.memory().numTensors;
   const attr = await attributionPatching(model, [b1, b2], { exact: exact.patched });
   assert.deepEqual(attr.stats.forwards, 4);
