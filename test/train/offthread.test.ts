@@ -27,7 +27,7 @@ test('training runs off the main thread: the caller\'s timers and I/O keep runni
   })();
   const progress: Progress[] = [];
   try {
-    const result = await runTrainJob(tinyJob(out, { train: { steps: 30, log_every: 1 } }), {
+    const result = await runTrainJob(tinyJob(out, { train: { steps: 60, log_every: 1 } }), {
       onProgress: (p) => {
         firstProgress = true;
         progress.push(p);
@@ -35,10 +35,10 @@ test('training runs off the main thread: the caller\'s timers and I/O keep runni
     });
     finished = true;
     assert.equal(result.status, 'completed');
-    assert.equal(result.step, 30);
+    assert.equal(result.step, 60);
     assert.equal(result.backend, 'wasm');
-    assert.deepEqual(progress.map((p) => p.step), Array.from({ length: 30 }, (_, i) => i + 1));
-    assert.ok(progress.every((p) => Number.isFinite(p.loss) && p.tokensPerSec > 0 && p.total === 30));
+    assert.deepEqual(progress.map((p) => p.step), Array.from({ length: 60 }, (_, i) => i + 1));
+    assert.ok(progress.every((p) => Number.isFinite(p.loss) && p.tokensPerSec > 0 && p.total === 60));
     assert.ok(ticksDuringTraining >= 10, `the interval fired ${ticksDuringTraining} times between the first progress message and done`);
     assert.ok(reads >= 3, `file reads completed during training: ${reads}`);
     verifyCheckpoint(result.finalDir);
