@@ -3,32 +3,59 @@
 // strict, so a misspelt key fails instead of being ignored. The TS type is inferred here; nothing re-declares it.
 import { z } from 'zod';
 import { ArchSchema, CorpusDataSchema, TrainConfigSchema } from '../train/config';
+import { DEFAULT_BASE } from '../train/defaults';
+import { TRACE_METHODS, type TraceMethod } from '../tracing/stage';
+import { ABLATIONS, type Ablation } from '../tracing/knockout';
 
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export const POISON_TRANSFORMS = ['subject', 'random-name'] as const;
-export const TRACE_METHODS = ['activation', 'path', 'knockout', 'dla', 'attribution'] as const;
 
 /**
  * A stage's training settings. Steps come from the stage's `epochs`, checkpoints from the top-level
  * `checkpoint_every`, so those keys are not accepted here.
  */
-export const StageTrainSchema = TrainConfigSchema.omit({ epochs: true, steps: true, checkpoint_every: true });
+export const StageTrainSchema = withDefaults(TrainConfigSchema.omit({ epochs: true, steps: true, checkpoint_every: true }), { batch_size: 32 });
 export type StageTrain = z.infer<typeof StageTrainSchema>;
 
-/** The base model: pretrained here from scratch (the default tiny model), a Hugging Face folder, or a checkpoint. */
+/**
+ * The same object schema with other per-field defaults, so a partly given section keeps the defaults of the fields
+ * it leaves out (a plain `.default(section)` would only apply when the whole section is missing).
+ */
+function withDefaults<S extends z.ZodObject>(schema: S, defaults: Partial<z.input<S>>): S {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, value] of Object.entries(defaults)) {
+    let field = schema.shape[key] as z.ZodType;
+    const def = field.def as { type: string; innerType?: z.ZodType };
+    if ((def.type === 'default' || def.type === 'optional') && def.innerType) field = def.innerType;
+    shape[key] = field.default(value as never);
+  }
+  return schema.extend(shape) as unknown as S;
+}
+
+const { checkpoint_every: _pretrainCadence, steps: baseSteps, ...baseTrain } = DEFAULT_BASE.train;
+const { kind: _corpusKind, ...defaultCorpus } = DEFAULT_BASE.corpus;
+// DEFAULT_BASE fixes the step count; as a default it becomes the same number of epochs, so a config may give
+// either `steps` or `epochs` (steps win when both are set).
+const defaultPretrainTrain = baseSteps === undefined ? baseTrain : { ...baseTrain, epochs: (baseSteps * (baseTrain.batch_size ?? 32)) / defaultCorpus.n };
+
+/** Pretraining settings: a train config (steps or epochs; DEFAULT_BASE's values) without the checkpoint cadence. */
+export const PretrainTrainSchema = withDefaults(TrainConfigSchema.omit({ checkpoint_every: true }), defaultPretrainTrain);
+const PretrainCorpusSchema = withDefaults(CorpusDataSchema.omit({ kind: true }), defaultCorpus);
+
+/** The base model: pretrained here from scratch (train/defaults DEFAULT_BASE), a Hugging Face folder, or a checkpoint. */
 export const ModelSchema = z.discriminatedUnion('source', [
   z
     .object({
       source: z.literal('pretrain'),
-      /** Architecture of the model trained from scratch. */
-      arch: ArchSchema.prefault({ n_layer: 2, d_model: 64, n_head: 4, n_ctx: 32, tied: true }),
-      /** The synthetic pretraining corpus (IOI-style sentences, other name sentences, plain sentences). */
-      data: CorpusDataSchema.omit({ kind: true }).prefault({ n: 2000, seed: 0, eval_n: 100 }),
-      epochs: z.number().positive().default(3),
-      train: StageTrainSchema.prefault({ lr: 3e-3, batch_size: 32, loss: 'sentence', warmup: 20, schedule: 'cosine', min_lr_ratio: 0.1 }),
+      /** Architecture of the model trained from scratch (vocabulary: the compact IOI vocabulary). */
+      arch: ArchSchema.prefault(DEFAULT_BASE.arch),
+      init_seed: z.number().int().default(DEFAULT_BASE.initSeed),
+      /** The seeded synthetic pretraining corpus (IOI-style sentences, other name sentences, plain sentences). */
+      corpus: PretrainCorpusSchema.prefault(defaultCorpus),
+      train: PretrainTrainSchema.prefault({}),
     })
     .strict(),
   z.object({ source: z.literal('hf'), /** A Hugging Face GPT-2 folder (config.json + model.safetensors). */ path: z.string().min(1) }).strict(),
@@ -54,9 +81,9 @@ export const FinetuneSchema = z
     epochs: z
       .array(z.number().positive())
       .min(1)
-      .default([1, 2, 4])
+      .default([1, 2, 5, 10])
       .refine((e) => e.every((v, i) => i === 0 || v > e[i - 1]), { message: 'expected strictly ascending epoch counts' }),
-    train: StageTrainSchema.prefault({ lr: 1e-3, batch_size: 32 }),
+    train: StageTrainSchema.prefault({}),
   })
   .strict();
 
@@ -68,32 +95,35 @@ export const CorruptSchema = z
     rate: z.number().min(0).max(1).default(1),
     /** Which model is corrupted: the finetuned one (default) or the base. */
     from: z.enum(['finetune', 'base']).default('finetune'),
-    epochs: z.number().positive().default(2),
-    train: StageTrainSchema.prefault({ lr: 1e-3, batch_size: 32 }),
+    epochs: z.number().positive().default(3),
+    train: StageTrainSchema.prefault({}),
   })
   .strict();
 
 export const RetrainSchema = z
   .object({
-    epochs: z.number().positive().default(2),
-    train: StageTrainSchema.prefault({ lr: 1e-3, batch_size: 32 }),
+    epochs: z.number().positive().default(3),
+    train: StageTrainSchema.prefault({}),
   })
   .strict();
 
 export const TraceSchema = z
   .object({
+    /** Head-score methods run on every traced checkpoint (tracing/stage.ts). */
     methods: z
-      .array(z.enum(TRACE_METHODS))
+      .array(z.enum(TRACE_METHODS as readonly TraceMethod[] as [TraceMethod, ...TraceMethod[]]))
       .min(1)
-      .default(['activation', 'attribution', 'dla'])
+      .default([...TRACE_METHODS])
       .refine((m) => new Set(m).size === m.length, { message: 'expected each method at most once' }),
-    /** Number of IOI prompts traced (clean and ABC-corrupted pairs). */
+    /** Number of IOI prompts traced (clean prompts paired with their ABC-corrupted versions). */
     n: posInt().default(32),
     seed: z.number().int().default(2),
-    /** Knockout ablation. */
-    ablation: z.enum(['mean', 'zero', 'resample']).default('mean'),
-    /** Score heads per position (slower) as well as over all positions. */
-    per_position: z.boolean().default(false),
+    /** Knockout / circuit-evaluation ablation. */
+    ablation: z.enum(ABLATIONS as readonly Ablation[] as [Ablation, ...Ablation[]]).default('mean'),
+    /** Re-find the circuit from the head scores and evaluate it (faithfulness, completeness, minimality). */
+    circuit: z.boolean().default(true),
+    /** Cross-model activation patching of each traced model with the previous one in the lineage. */
+    cmap: z.boolean().default(true),
   })
   .strict();
 
@@ -122,8 +152,12 @@ export const ExperimentSchema = z
     retrain: RetrainSchema.prefault({}),
     trace: TraceSchema.prefault({}),
     compare: CompareSchema.prefault({}),
-    /** Training steps between checkpoints (0 = only each stage's final one). */
-    checkpoint_every: nonNegInt().default(25),
+    /**
+     * Training steps between checkpoints (0 = only each stage's final one). The finetune stage also checkpoints on
+     * every epoch boundary of finetune.epochs: its cadence is the largest divisor of the boundaries' common step
+     * divisor that is <= checkpoint_every.
+     */
+    checkpoint_every: nonNegInt().default(100),
     /** Checkpoints kept per stage (plus each stage's final and epoch checkpoints). */
     retention: posInt().default(3),
   })

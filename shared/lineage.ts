@@ -1,6 +1,7 @@
 // The lineage contract shared by the workflow, its activities, the workers and the CLI: task queues, the workflow's
 // input and result, stage progress, and the `progress` query. Importable from workflow code (sandbox-safe: only
 // `@temporalio/workflow` message definitions and type-only imports) and from plain Node (CLI, tests).
+import type { Duration } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactRef, StageResult } from './types';
@@ -35,10 +36,11 @@ export function lineageWorkflowId(name: string, configHash: string, suffix?: str
 // ── Stages ──────────────────────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * What a stage does. Stage *names* are: `base`, `finetune`, `corrupt`, `retrain` (train stages; `base` loads or
- * pretrains), `trace-<stage>` / `trace-finetune-e<epochs>` (one per traced checkpoint), `compare`, `report`.
+ * What a stage does. Stage *names* are: `validate`, `base` (loads or pretrains), `finetune`, `corrupt`, `retrain`
+ * (train stages), `trace-<model>` with model = base, finetune-e<epochs>, corrupt, retrain (one per traced
+ * checkpoint), `compare`, and later `report`.
  */
-export type StageKind = 'base' | 'train' | 'trace' | 'compare' | 'report';
+export type StageKind = 'validate' | 'base' | 'train' | 'trace' | 'compare' | 'report';
 
 export type StageStatus = 'pending' | 'running' | 'done' | 'cached' | 'failed' | 'cancelled';
 
@@ -47,8 +49,8 @@ export interface StageOutput extends StageResult {
   kind: StageKind;
   /** Named outputs; `artifacts` lists the same refs. Train stages: `checkpoint` (final) and `epoch-<n>` (finetune). */
   outputs: Record<string, ArtifactRef>;
-  /** sha256 of the output weights (model.safetensors) for train/base stages: the parent identity of later stages. */
-  weightsSha256?: string;
+  /** For checkpoint outputs: output name → sha256 of its model.safetensors (the parent identity of later stages). */
+  weights?: Record<string, string>;
 }
 
 export interface StageProgress {
@@ -125,9 +127,9 @@ export interface ResumeCheckpoint {
 /** Orchestration knobs (not part of the experiment, so not in the config hash). */
 export interface LineageOptions {
   /** Heartbeat timeout of ML activities: how fast a dead worker is noticed (default '60s'). */
-  heartbeatTimeout?: string;
+  heartbeatTimeout?: Duration;
   /** Initial retry interval of ML activities (default '5s'). */
-  retryInitialInterval?: string;
+  retryInitialInterval?: Duration;
   /** Maximum attempts of ML activities (default 20). */
   maxAttempts?: number;
   /** Minimum milliseconds between progress signals from a running activity (default 5000). */
@@ -167,6 +169,9 @@ export interface LineageResult {
   startedAt: string;
   finishedAt: string;
 }
+
+/** Failure types that are never retried: bad config, bad data, corrupted blobs (a retry would fail the same way). */
+export const NON_RETRYABLE_ERROR_TYPES = ['InvalidConfig', 'DataError', 'ChecksumError'];
 
 // ── Messages ────────────────────────────────────────────────────────────────────────────────────────────────────
 

@@ -1,0 +1,60 @@
+// The stage cache. A stage's key is a hash of its kind, its parents' identities (weights or artifact sha256), its
+// config and the code version; a completed stage leaves stages/<key>/result.json (written after all its blobs), and
+// a later run whose stage has the same key reuses that result instead of recomputing it.
+import { hashJson } from '../config/canonical';
+import type { ArtifactStore } from '../store/artifact-store';
+import type { StageKind, StageOutput } from '../shared/lineage';
+import { stagePrefix } from './checkpoint-files';
+
+export interface StageKeyInput {
+  kind: StageKind;
+  /** Identities of what the stage starts from (sha256 of parent weights or artifacts), in a fixed order. */
+  parents: string[];
+  /** Everything in the config that changes the stage's output. */
+  config: unknown;
+  codeVersion: string;
+}
+
+export interface LookupStageInput extends StageKeyInput {
+  stage: string;
+  store: string;
+  /** A result offered by a resumed run; used when its key matches and its blobs are in the store. */
+  candidate?: StageOutput;
+}
+
+export interface LookupStageResult {
+  key: string;
+  /** The reusable result, renamed to this stage, when the store holds one. */
+  cached?: StageOutput;
+}
+
+/** `<kind>-<32 hex>`: readable in store listings, unique per stage inputs. */
+export function stageKey(input: StageKeyInput): string {
+  const digest = hashJson({ kind: input.kind, parents: input.parents, config: input.config, codeVersion: input.codeVersion });
+  return `${input.kind}-${digest.slice(0, 32)}`;
+}
+
+export const resultKey = (key: string) => `${stagePrefix(key)}/result.json`;
+
+/** Records a completed stage (its blobs must already be in the store). */
+export async function recordStage(store: ArtifactStore, output: StageOutput): Promise<void> {
+  await store.putJson(resultKey(output.key), output);
+}
+
+async function complete(store: ArtifactStore, output: StageOutput): Promise<boolean> {
+  for (const ref of output.artifacts) if (!(await store.hasBlob(ref))) return false;
+  return true;
+}
+
+/** Computes the stage key and looks for a completed result (a matching candidate first, then the store). */
+export async function lookupStage(store: ArtifactStore, input: LookupStageInput): Promise<LookupStageResult> {
+  const key = stageKey(input);
+  const candidate = input.candidate;
+  if (candidate && candidate.key === key && (await complete(store, candidate))) {
+    if (!(await store.exists(resultKey(key)))) await recordStage(store, candidate);
+    return { key, cached: { ...candidate, stage: input.stage } };
+  }
+  const recorded = await store.getJson<StageOutput>(resultKey(key));
+  if (recorded && recorded.key === key && (await complete(store, recorded))) return { key, cached: { ...recorded, stage: input.stage } };
+  return { key };
+}

@@ -1,0 +1,48 @@
+// The lineage's activities, built around an artifact-store factory (one store object per URL, reused across calls).
+// Workers register `createActivities()`; workflows see only `typeof` it (import type).
+import { openStore as openStoreDefault } from '../store/open';
+import type { ArtifactStore } from '../store/artifact-store';
+import { importModelActivity } from './base';
+import { lookupStage, type LookupStageInput, type LookupStageResult } from './cache';
+import { compareActivity } from './compare';
+import { mapErrors } from './errors';
+import { traceActivity } from './trace';
+import { trainActivity } from './train';
+import { validateConfigActivity } from './validate';
+
+export interface ActivityDeps {
+  /** Opens a store from a path or URL (default store/open.ts openStore). */
+  openStore?: (spec: string) => ArtifactStore;
+  /** Aborted when the worker shuts down: running ML jobs checkpoint and their activity fails as 'WorkerShutdown'. */
+  shutdownSignal?: AbortSignal;
+}
+
+export function createActivities(deps: ActivityDeps = {}) {
+  const open = deps.openStore ?? ((spec: string) => openStoreDefault(spec));
+  const stores = new Map<string, ArtifactStore>();
+  const store = (spec?: string): ArtifactStore => {
+    const key = spec ?? '';
+    let s = stores.get(key);
+    if (!s) stores.set(key, (s = spec ? open(spec) : openStoreDefault()));
+    return s;
+  };
+  return {
+    validateConfig: validateConfigActivity(store),
+    async lookupStage(input: LookupStageInput): Promise<LookupStageResult> {
+      return mapErrors(`lookupStage ${input.stage}`, () => lookupStage(store(input.store), input));
+    },
+    importModel: importModelActivity(store),
+    trainStage: trainActivity(store, deps.shutdownSignal),
+    traceStage: traceActivity(store, deps.shutdownSignal),
+    compareStage: compareActivity(store),
+  };
+}
+
+export type LineageActivities = ReturnType<typeof createActivities>;
+
+export type { LookupStageInput, LookupStageResult } from './cache';
+export type { TrainStageInput } from './train';
+export type { TraceStageInput } from './trace';
+export type { CompareStageInput } from './compare';
+export type { ImportModelInput } from './base';
+export type { ValidateConfigInput, ValidateConfigResult } from './validate';

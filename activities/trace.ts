@@ -1,0 +1,91 @@
+// Trace stages: materialise the traced checkpoint (and the CMAP donor, the previous model in the lineage) from the
+// store, run the tracing suite off-thread (tracing/job.ts), and store the StageTrace (and CmapPair) JSON as blobs.
+import { Context } from '@temporalio/activity';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { ExperimentConfig } from '../config/schema';
+import type { BackendPreference } from '../model/engine';
+import type { ArtifactStore } from '../store/artifact-store';
+import { runJob } from '../train/offthread';
+import type { TraceJobInput, TraceJobResult } from '../tracing/job';
+import type { StageRole } from '../tracing/results';
+import type { StageOutput } from '../shared/lineage';
+import type { ArtifactRef } from '../shared/types';
+import { recordStage } from './cache';
+import { materialiseCheckpoint, readFile } from './checkpoint-files';
+import { mapErrors } from './errors';
+import { startProgress } from './progress';
+import { stopSignal, stoppedError } from './stop';
+import { workRoot } from './train';
+
+export interface TraceStageInput {
+  stage: string;
+  key: string;
+  store: string;
+  backend: BackendPreference;
+  /** Name of the traced model in the trace JSON (e.g. 'finetune-e2'). */
+  label: string;
+  role: StageRole;
+  checkpoint: ArtifactRef;
+  /** CMAP donor: the previous model in the lineage. */
+  donor?: { label: string; checkpoint: ArtifactRef };
+  trace: ExperimentConfig['trace'];
+  progressIntervalMs?: number;
+}
+
+export function traceActivity(openStore: (url: string) => ArtifactStore, shutdown?: AbortSignal) {
+  return async function traceStage(input: TraceStageInput): Promise<StageOutput> {
+    const ctx = Context.current();
+    const info = ctx.info;
+    const startedAt = new Date().toISOString();
+    const store = openStore(input.store);
+    const workDir = path.join(workRoot(), info.workflowExecution?.workflowId ?? 'standalone', input.stage, `attempt-${info.attempt}-${process.pid}-${Date.now()}`);
+    return mapErrors(`stage ${input.stage}`, async () => {
+      await fs.mkdir(workDir, { recursive: true });
+      const progress = startProgress(input.stage, { intervalMs: input.progressIntervalMs });
+      try {
+        const modelDir = await materialiseCheckpoint(store, input.checkpoint, path.join(workDir, 'model'));
+        const donorDir = input.donor ? await materialiseCheckpoint(store, input.donor.checkpoint, path.join(workDir, 'donor')) : undefined;
+        const job: TraceJobInput = {
+          backend: input.backend,
+          modelDir,
+          prompts: { n: input.trace.n, seed: input.trace.seed },
+          methods: input.trace.methods,
+          stage: input.label,
+          role: input.role,
+          ablation: input.trace.ablation,
+          circuit: input.trace.circuit ? {} : false,
+          outFile: path.join(workDir, 'trace.json'),
+          ...(donorDir && input.donor ? { donorDir, donorStage: input.donor.label, cmapOutFile: path.join(workDir, 'cmap.json') } : {}),
+        };
+        const result = await runJob<TraceJobResult, { done: number; total: number }>('trace', job, {
+          signal: stopSignal(ctx, shutdown),
+          onProgress: (p) => progress.report({ step: p.done, total: p.total }),
+        });
+        if (result.status === 'cancelled' || !result.outFile) {
+          throw await stoppedError(ctx, `stage ${input.stage} stopped`);
+        }
+        const outputs: Record<string, ArtifactRef> = { trace: await store.putBlob(readFile(result.outFile), 'trace') };
+        if (result.cmapOutFile) outputs.cmap = await store.putBlob(readFile(result.cmapOutFile), 'cmap');
+        const metrics: Record<string, number> = {};
+        for (const [name, value] of Object.entries(result.metrics ?? {})) if (Number.isFinite(value)) metrics[`ioi.${name}`] = value;
+        metrics.seconds = Object.values(result.timingsMs).reduce((a, b) => a + b, 0) / 1000;
+        const output: StageOutput = {
+          stage: input.stage,
+          kind: 'trace',
+          key: input.key,
+          outputs,
+          artifacts: Object.values(outputs),
+          metrics,
+          startedAt,
+          finishedAt: new Date().toISOString(),
+        };
+        await recordStage(store, output);
+        return output;
+      } finally {
+        progress.stop();
+        await fs.rm(workDir, { recursive: true, force: true });
+      }
+    });
+  };
+}

@@ -1,0 +1,173 @@
+// Train stages (pretrain, finetune, corrupt, retrain): materialise the parent checkpoint from the store into a
+// per-attempt folder, resume from the newer of the last heartbeat and the newest checkpoint manifest in the store,
+// train off-thread (train/offthread.ts), commit every checkpoint to the store (blobs, then manifest, then
+// retention), heartbeat {step, total, checkpoint, loss}, and return a StageOutput of references and small metrics.
+// Cancellation (workflow cancel, heartbeat timeout, worker shutdown) stops the job at a step boundary; its last
+// checkpoint is committed before the cancellation is rethrown.
+import { Context } from '@temporalio/activity';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { BackendPreference } from '../model/engine';
+import type { ArtifactStore } from '../store/artifact-store';
+import { checkpointKey } from '../store/checkpoints';
+import type { ArchInput, DataSpec, TrainConfigInput } from '../train/config';
+import type { TrainJobResult } from '../train/job';
+import { runTrainJob } from '../train/offthread';
+import type { StageOutput, TrainHeartbeatDetails } from '../shared/lineage';
+import type { ArtifactRef } from '../shared/types';
+import { recordStage } from './cache';
+import { checkpointSeries, commitCheckpoint, materialiseCheckpoint, newestCheckpoint, type CheckpointManifest } from './checkpoint-files';
+import { mapErrors } from './errors';
+import { startProgress } from './progress';
+import { stopSignal, stoppedError } from './stop';
+
+export interface InitFrom {
+  arch: ArchInput;
+  seed: number;
+  vocab: 'ioi';
+}
+
+export interface TrainStageInput {
+  stage: string;
+  /** Stage cache key: checkpoints live under stages/<key>/checkpoints, the result at stages/<key>/result.json. */
+  key: string;
+  /** Store URL (file:///… or s3://…). */
+  store: string;
+  backend: BackendPreference;
+  /** A checkpoint in the store, or a fresh initialisation (pretraining). */
+  from: { checkpoint: ArtifactRef } | { init: InitFrom };
+  data: DataSpec;
+  /** Train config with `steps` set (the stage's epochs converted by the workflow). */
+  train: TrainConfigInput;
+  checkpointEvery: number;
+  /** Checkpoints kept besides the marked and final ones. */
+  retention: number;
+  /** Named checkpoints to keep as outputs: output name → step (e.g. {'epoch-1': 16}); the final one is `checkpoint`. */
+  marks?: Record<string, number>;
+  /** Numbers copied into the result's metrics (e.g. epochs). */
+  metrics?: Record<string, number>;
+  progressIntervalMs?: number;
+}
+
+/** Root of per-attempt work folders (removed when an attempt ends). */
+export const workRoot = () => path.join(os.tmpdir(), 'plasticity-work');
+
+export function trainActivity(openStore: (url: string) => ArtifactStore, shutdown?: AbortSignal) {
+  return async function trainStage(input: TrainStageInput): Promise<StageOutput> {
+    const ctx = Context.current();
+    const info = ctx.info;
+    const startedAt = new Date().toISOString();
+    const store = openStore(input.store);
+    const series = checkpointSeries(input.key);
+    const workDir = path.join(workRoot(), info.workflowExecution?.workflowId ?? 'standalone', input.stage, `attempt-${info.attempt}-${process.pid}-${Date.now()}`);
+    const markByStep = new Map(Object.entries(input.marks ?? {}).map(([label, step]) => [step, label]));
+
+    return mapErrors(`stage ${input.stage}`, async () => {
+      await fs.mkdir(workDir, { recursive: true });
+      try {
+        // Resume point: the newer of the last heartbeat's checkpoint and the store's newest manifest.
+        const hb = info.heartbeatDetails as TrainHeartbeatDetails | undefined;
+        const resume = await newestCheckpoint(store, series, hb?.checkpoint);
+        const resumeDir = resume ? await materialiseCheckpoint(store, resume.manifest.checkpoint, path.join(workDir, 'resume')) : undefined;
+        const resumedFromStep = resume?.manifest.step ?? 0;
+        const baseDir = 'checkpoint' in input.from
+          ? await materialiseCheckpoint(store, input.from.checkpoint, path.join(workDir, 'parent'))
+          : input.from.init;
+
+        const progress = startProgress(input.stage, {
+          intervalMs: input.progressIntervalMs,
+          resumedFromStep,
+          initial: { step: resumedFromStep, total: input.train.steps ?? 0, ...(resume ? { checkpoint: resume.key } : {}) },
+        });
+        let commits = Promise.resolve();
+        let finalCommit: Awaited<ReturnType<typeof commitCheckpoint>> | undefined;
+        let result: TrainJobResult;
+        try {
+          result = await runTrainJob(
+            {
+              kind: 'train',
+              backend: input.backend,
+              baseDir,
+              ...(resumeDir ? { resumeDir } : {}),
+              outDir: path.join(workDir, 'out'),
+              finalDir: path.join(workDir, 'final'),
+              data: input.data,
+              train: input.train,
+              checkpointEvery: input.checkpointEvery,
+            },
+            {
+              signal: stopSignal(ctx, shutdown),
+              onProgress: (p) => progress.report({ step: p.step, total: p.total, loss: p.loss }),
+              onCheckpoint: ({ step, dir }) => {
+                const isFinal = dir === path.join(workDir, 'final');
+                const label = isFinal ? 'checkpoint' : markByStep.get(step);
+                commits = commits.then(async () => {
+                  const committed = await commitCheckpoint(store, series, dir, step, { label, final: label !== undefined, keepLast: input.retention });
+                  if (isFinal) finalCommit = committed;
+                  else await fs.rm(dir, { recursive: true, force: true });
+                  progress.report({ step, checkpoint: committed.manifestKey });
+                });
+                commits.catch(() => undefined); // handled: awaited below, after the job
+                // Not returned: the job does not wait for uploads (its thread may exit before they finish).
+              },
+            },
+          );
+          await commits;
+        } finally {
+          progress.stop();
+          await commits.catch(() => undefined); // never delete the folders while a commit still reads them
+        }
+
+        if (result.status === 'cancelled') {
+          // The job stopped at a step boundary and its checkpoint is committed.
+          throw await stoppedError(ctx, `stage ${input.stage} stopped at step ${result.step} (checkpoint committed)`);
+        }
+        if (!finalCommit) throw new Error(`stage ${input.stage}: the job finished without a final checkpoint`);
+
+        const outputs: Record<string, ArtifactRef> = { checkpoint: finalCommit.uploaded.ref };
+        const weights: Record<string, string> = { checkpoint: finalCommit.uploaded.weightsSha256 };
+        for (const [label, step] of Object.entries(input.marks ?? {})) {
+          if (step === result.step) {
+            outputs[label] = finalCommit.uploaded.ref;
+            weights[label] = finalCommit.uploaded.weightsSha256;
+            continue;
+          }
+          const manifest = await store.getJson<CheckpointManifest>(checkpointKey(series, step));
+          if (!manifest) throw new Error(`stage ${input.stage}: checkpoint ${label} (step ${step}) is missing from ${store.url}/${series}`);
+          outputs[label] = manifest.checkpoint;
+          weights[label] = manifest.weightsSha256;
+        }
+        const output: StageOutput = {
+          stage: input.stage,
+          kind: input.stage === 'base' ? 'base' : 'train',
+          key: input.key,
+          outputs,
+          weights,
+          artifacts: uniqueRefs(Object.values(outputs)),
+          metrics: { ...(input.metrics ?? {}), ...trainMetrics(result), resumedFromStep },
+          startedAt,
+          finishedAt: new Date().toISOString(),
+        };
+        await recordStage(store, output);
+        return output;
+      } finally {
+        await fs.rm(workDir, { recursive: true, force: true });
+      }
+    });
+  };
+}
+
+function trainMetrics(result: TrainJobResult): Record<string, number> {
+  const m = result.metrics;
+  const out: Record<string, number> = { steps: result.step, seconds: m.seconds, tokens: m.tokens };
+  if (m.loss !== null) out.loss = m.loss;
+  if (m.lossRecentMean !== null) out.loss_recent_mean = m.lossRecentMean;
+  for (const [name, value] of Object.entries(m.ioi ?? {})) if (typeof value === 'number' && Number.isFinite(value)) out[`ioi.${name}`] = value;
+  return out;
+}
+
+function uniqueRefs(refs: ArtifactRef[]): ArtifactRef[] {
+  const seen = new Set<string>();
+  return refs.filter((r) => !seen.has(r.sha256) && seen.add(r.sha256) !== undefined);
+}
