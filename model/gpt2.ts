@@ -21,6 +21,13 @@ export interface RunOptions {
    */
   endLayer?: number;
   /**
+   * One position per batch row (e.g. END): the last block computes its queries, attention output, MLP and the final
+   * LayerNorm only at these rows (keys and values at every position), since nothing else reaches those logits. Its
+   * hooks then see q/k/v as [B, T, H, D], pattern [B, H, 1, T], z [B, 1, H, D], attn_out/resid_mid/mlp_out/resid_post
+   * and ln_final [B, 1, d]. logitsAt must be 'none' or the same positions.
+   */
+  lastBlockRows?: Int32Array | number[];
+  /**
    * Which positions to unembed: 'all' → logits [B, T, V]; 'none' → no logits; an Int32Array of one position per
    * batch row → logits [B, V] (e.g. the END position, where patching reads its metric).
    */
@@ -140,6 +147,16 @@ export class GPT2 {
     for (const v of Object.values(this.params)) v.dispose();
   }
 
+  /** Flat row indices b·T + pos (and the positions) of one position per batch row, checked. */
+  private rowIndex(at: Int32Array | number[], B: number, T: number, what: string): { rows: tf.Tensor1D; positions: tf.Tensor1D } {
+    if (at.length !== B) throw new Error(`run: ${what} has ${at.length} positions for a batch of ${B}`);
+    const rows = Int32Array.from(at, (pos, b) => {
+      if (!Number.isInteger(pos) || pos < 0 || pos >= T) throw new Error(`run: ${what}[${b}] = ${pos} is outside [0, ${T})`);
+      return b * T + pos;
+    });
+    return { rows: tf.tensor1d(rows, 'int32'), positions: tf.tensor1d(Int32Array.from(at), 'int32') };
+  }
+
   private mask(t: number): tf.Tensor2D {
     let m = this.causalMasks.get(t);
     if (!m) {
@@ -246,6 +263,11 @@ export class GPT2 {
     }
     const H = c.n_head;
     const D = c.d_head;
+    const lastRows = opts.lastBlockRows && end === c.n_layer && start < end ? this.rowIndex(opts.lastBlockRows, B, T, 'lastBlockRows') : undefined;
+    const sameRows = (at: RunOptions['logitsAt']) => typeof at === 'object' && at.length === B && Array.from(at).every((x, b) => x === opts.lastBlockRows![b]);
+    if (lastRows && opts.logitsAt !== 'none' && !sameRows(opts.logitsAt)) {
+      throw new Error("run: with lastBlockRows, logitsAt must be 'none' or the same positions");
+    }
     for (let l = start; l < end; l++) {
       const p = blockParamNames(l);
       const P = this.params;
@@ -255,13 +277,19 @@ export class GPT2 {
       const q = hook(hookName.q(l), tf.reshape(q0, [B, T, H, D]));
       const k = hook(hookName.k(l), tf.reshape(k0, [B, T, H, D]));
       const v = hook(hookName.v(l), tf.reshape(v0, [B, T, H, D]));
-      const qh = tf.transpose(q, [0, 2, 1, 3]);
+      // In a row-restricted last block the queries (and everything after attention) are one row per prompt.
+      const only = l === c.n_layer - 1 ? lastRows : undefined;
+      const Tq = only ? 1 : T;
+      const qRows = only ? tf.reshape(tf.gather(tf.reshape(q, [B * T, H, D]), only.rows), [B, 1, H, D]) : q;
+      const qh = tf.transpose(qRows, [0, 2, 1, 3]);
       const khT = tf.transpose(k, [0, 2, 3, 1]); // [B, H, D, T]: explicit transpose keeps matMul flag-free
       const vh = tf.transpose(v, [0, 2, 1, 3]);
-      const scores = tf.add(tf.mul(tf.matMul(qh, khT), 1 / Math.sqrt(D)), this.mask(T));
+      const mask = only ? tf.reshape(tf.gather(this.mask(T), only.positions), [B, 1, 1, T]) : this.mask(T);
+      const scores = tf.add(tf.mul(tf.matMul(qh, khT), 1 / Math.sqrt(D)), mask);
       const pattern = hook(hookName.pattern(l), tf.softmax(scores, -1));
       const z = hook(hookName.z(l), tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]));
-      const attnOut = hook(hookName.attnOut(l), this.linear(tf.reshape(z, [B, T, H * D]), P[p.projW], P[p.projB], training));
+      if (only) resid = tf.reshape(tf.gather(tf.reshape(resid, [B * T, c.d_model]), only.rows), [B, 1, c.d_model]);
+      const attnOut = hook(hookName.attnOut(l), this.linear(tf.reshape(z, [B, Tq, H * D]), P[p.projW], P[p.projB], training));
       resid = hook(hookName.residMid(l), tf.add(resid, attnOut));
       const hidden = this.gelu(this.linear(this.layerNorm(resid, P[p.ln2w], P[p.ln2b]), P[p.fcW], P[p.fcB], training));
       const mlpOut = hook(hookName.mlpOut(l), this.linear(hidden, P[p.outW], P[p.outB], training));
@@ -272,6 +300,7 @@ export class GPT2 {
 
     const at = opts.logitsAt ?? 'all';
     if (at === 'none') return { cache };
+    if (lastRows) return { logits: this.unembed(tf.reshape(normed, [B, c.d_model]) as tf.Tensor2D, training), cache };
     if (at === 'all') {
       const logits = this.unembed(tf.reshape(normed, [B * T, c.d_model]) as tf.Tensor2D, training);
       return { logits: tf.reshape(logits, [B, T, c.vocab]), cache };
