@@ -211,34 +211,43 @@ export function tiledPass(model: GPT2, o: TiledPassOptions): TiledPassResult {
   const capture = new Set(o.capture ?? []);
   const captured: Record<string, tf.Tensor> = {};
   const dummyTokens = tf.zeros([rows, o.batch.T], 'int32') as tf.Tensor2D;
+  const ends = repeatInt(o.batch.end, o.copies);
+  // The top block only matters at END unless something reads or writes its post-attention hooks.
+  const top = `blocks.${L - 1}.`;
+  const fullTopNeeded = [...Object.keys(hooks), ...capture].some((n) => n.startsWith(top) && !/\.(hook_resid_pre|attn\.hook_[qkv])$/.test(n));
   let resid = tileRows(o.residPre, o.copies) as tf.Tensor3D;
   let owned = o.copies > 1;
+  let ld: Float32Array | undefined;
   try {
     for (let l = o.startLayer; l < end; l++) {
+      const last = l === L - 1;
       const out = tf.tidy(() => {
-        const names = [hookName.residPost(l), ...[...capture].filter((n) => n.startsWith(`blocks.${l}.`))];
-        const { cache } = model.run(dummyTokens, { startLayer: l, endLayer: l + 1, residPre: resid, hooks, cache: names, logitsAt: 'none' });
+        const names = [last ? HOOK_LN_FINAL : hookName.residPost(l), ...[...capture].filter((n) => n.startsWith(`blocks.${l}.`))];
+        const { cache } = model.run(dummyTokens, {
+          startLayer: l, endLayer: l + 1, residPre: resid, hooks, cache: names, logitsAt: 'none',
+          lastBlockRows: last && !fullTopNeeded ? ends : undefined,
+        });
         const kept: Record<string, tf.Tensor> = {};
         for (const n of names) kept[n] = cache[n];
+        if (last) {
+          const normed = kept[HOOK_LN_FINAL];
+          kept[HOOK_LN_FINAL] = endLogitDiff(model, normed, normed.shape[1] === 1 ? null : ends, repeatInt(o.batch.io, o.copies), repeatInt(o.batch.s, o.copies));
+        }
         return kept;
       });
       if (owned) resid.dispose();
-      resid = out[hookName.residPost(l)] as tf.Tensor3D;
-      owned = !capture.has(hookName.residPost(l)); // a captured residual belongs to the caller
+      owned = false;
+      if (last) {
+        ld = out[HOOK_LN_FINAL].dataSync().slice() as Float32Array;
+        out[HOOK_LN_FINAL].dispose();
+        delete out[HOOK_LN_FINAL];
+      } else {
+        resid = out[hookName.residPost(l)] as tf.Tensor3D;
+        owned = !capture.has(hookName.residPost(l)); // a captured residual belongs to the caller
+      }
       for (const [n, t] of Object.entries(out)) if (n !== hookName.residPost(l) || !owned) captured[n] = t;
     }
-    if (end < L) return { captured };
-    const ld = tf.tidy(() => {
-      const endRows = Int32Array.from(repeatInt(o.batch.end, o.copies), (p, r) => r * o.batch.T + p);
-      const picked = tf.reshape(tf.gather(tf.reshape(resid, [rows * o.batch.T, -1]), tf.tensor1d(endRows, 'int32')), [rows, 1, -1]);
-      const { cache } = model.run(tf.zeros([rows, 1], 'int32') as tf.Tensor2D, {
-        startLayer: L, residPre: picked as tf.Tensor3D, cache: [HOOK_LN_FINAL], logitsAt: 'none',
-      });
-      return endLogitDiff(model, cache[HOOK_LN_FINAL], null, repeatInt(o.batch.io, o.copies), repeatInt(o.batch.s, o.copies));
-    });
-    const vals = ld.dataSync().slice() as Float32Array;
-    ld.dispose();
-    return { ld: vals, captured };
+    return { ld, captured };
   } finally {
     if (owned) resid.dispose();
     dummyTokens.dispose();
