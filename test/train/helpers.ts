@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { initBackend } from '../../model/engine';
 import type { TrainJobInput } from '../../train/job';
 
-export const TEST_BACKEND = 'wasm' as const;
+/** wasm by default (deterministic, always installed); PLASTICITY_TEST_BACKEND=tensorflow|cpu runs the same tests elsewhere. */
+export const TEST_BACKEND = (process.env.PLASTICITY_TEST_BACKEND ?? 'wasm') as 'wasm' | 'tensorflow' | 'cpu';
 
 export async function useTestBackend(): Promise<void> {
   await initBackend(TEST_BACKEND);

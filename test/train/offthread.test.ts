@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { readCheckpointMeta, verifyCheckpoint } from '../../train/checkpoint';
 import type { Progress } from '../../train/loop';
 import { registerJob, runJob, runTrainJob, startJob } from '../../train/offthread';
-import { tinyJob, tmpDir } from './helpers';
+import { TEST_BACKEND, tinyJob, tmpDir } from './helpers';
 
 test('training runs off the main thread: the caller\'s timers and I/O keep running during the job', async () => {
   const out = tmpDir('offthread');
@@ -36,7 +36,7 @@ test('training runs off the main thread: the caller\'s timers and I/O keep runni
     finished = true;
     assert.equal(result.status, 'completed');
     assert.equal(result.step, 60);
-    assert.equal(result.backend, 'wasm');
+    assert.equal(result.backend, TEST_BACKEND);
     assert.deepEqual(progress.map((p) => p.step), Array.from({ length: 60 }, (_, i) => i + 1));
     assert.ok(progress.every((p) => Number.isFinite(p.loss) && p.tokensPerSec > 0 && p.total === 60));
     assert.ok(ticksDuringTraining >= 10, `the interval fired ${ticksDuringTraining} times between the first progress message and done`);
@@ -71,7 +71,7 @@ test('abort: the job stops at a step boundary, writes a checkpoint and resolves 
   const meta = verifyCheckpoint(result.finalDir);
   assert.equal(meta.status, 'cancelled');
   assert.equal(meta.step, result.step);
-  assert.equal(meta.backend, 'wasm');
+  assert.equal(meta.backend, TEST_BACKEND);
   assert.equal(readCheckpointMeta(result.finalDir).total_steps, 400);
 });
 
