@@ -122,6 +122,7 @@ export async function runTrainJobHere(input: TrainJobInput, handlers: JobHandler
     if (!sameJson(meta.data, job.data)) refuse("its data spec differs from the job's");
     if (!ck.optimizer) refuse('no optimizer.safetensors (a weights-only export cannot be resumed)');
     if (!meta.cursor || !meta.rng) refuse('plasticity.json has no data cursor or RNG state');
+    if (meta.backend !== backend) handlers.log?.(`resuming a checkpoint written on '${meta.backend}' with '${backend}': the run continues, but is not bit-identical to an unbroken one`);
     start = { model: ck.model, vocab: ck.vocab, parent: meta.parent ?? { dir: null, kind: 'init', step: null, model_sha256: null, init: null } };
     optimizerState = ck.optimizer;
     startStep = meta.step;

@@ -78,6 +78,7 @@ export function startJob<R = unknown, P = unknown>(kind: string, input: unknown,
   const pending: Promise<unknown>[] = [];
   let settled = false;
   let doneReceived = false; // the job finished; the thread may exit while onCheckpoint callbacks still run
+  let errorReceived = false;
   let terminated = false;
   const cancel = () => {
     Atomics.store(new Int32Array(cancelFlag), 0, 1);
@@ -90,28 +91,41 @@ export function startJob<R = unknown, P = unknown>(kind: string, input: unknown,
       events.signal?.removeEventListener('abort', cancel);
       reject(e);
     };
+    /** A caller callback that throws or rejects fails the job and stops the thread. */
+    const callbackFailed = (e: unknown) => {
+      fail(e instanceof Error ? e : new Error(String(e)));
+      void worker.terminate();
+    };
     worker.on('message', (msg: FromThread) => {
-      if (msg.type === 'progress') events.onProgress?.(msg.payload as P);
-      else if (msg.type === 'log') events.onLog?.(msg.message);
-      else if (msg.type === 'checkpoint') pending.push(Promise.resolve(events.onCheckpoint?.({ step: msg.step, dir: msg.dir })));
-      else if (msg.type === 'error') {
+      if (msg.type === 'progress' || msg.type === 'log') {
+        try {
+          if (msg.type === 'progress') events.onProgress?.(msg.payload as P);
+          else events.onLog?.(msg.message);
+        } catch (e) {
+          callbackFailed(e);
+        }
+      } else if (msg.type === 'checkpoint') {
+        const call = Promise.resolve().then(() => events.onCheckpoint?.({ step: msg.step, dir: msg.dir }));
+        pending.push(call.catch(callbackFailed));
+      } else if (msg.type === 'error') {
+        errorReceived = true;
         const err = new Error(msg.message);
         if (msg.name) err.name = msg.name; // e.g. 'JobInputError' (bad input: do not retry)
         if (msg.stack) err.stack = msg.stack;
-        fail(err);
+        void Promise.all(pending).then(() => fail(err)); // let checkpoint callbacks (uploads) finish first
       } else if (msg.type === 'done') {
         doneReceived = true;
-        Promise.all(pending).then(() => {
+        void Promise.all(pending).then(() => {
           if (settled) return;
           settled = true;
           events.signal?.removeEventListener('abort', cancel);
           resolve(msg.result as R);
-        }, fail);
+        });
       }
     });
     worker.on('error', (e) => fail(e));
     worker.on('exit', (code) => {
-      if (settled || doneReceived) return;
+      if (settled || doneReceived || errorReceived) return;
       if (terminated) fail(new Error(`${kind} job: terminated`));
       else setImmediate(() => fail(new Error(`${kind} job: worker thread exited with code ${code} before finishing`)));
     });

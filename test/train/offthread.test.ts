@@ -108,3 +108,24 @@ test('the job registry runs any registered module export in a thread (how a trac
   registerJob('broken', path.join(__dirname, 'fixtures', 'echo-job'), 'noSuchExport');
   await assert.rejects(runJob('broken', {}), /has no function export 'noSuchExport'/);
 });
+
+test('a checkpoint callback that fails (e.g. an upload) fails the job and stops the thread', async () => {
+  const out = tmpDir('cb-fail');
+  let progressAfterFailure = 0;
+  let failed = false;
+  await assert.rejects(
+    runTrainJob(tinyJob(out, { train: { steps: 400, log_every: 1, checkpoint_every: 3 } }), {
+      onProgress: () => {
+        if (failed) progressAfterFailure++;
+      },
+      onCheckpoint: async () => {
+        failed = true;
+        throw new Error('upload refused');
+      },
+    }),
+    /upload refused/,
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(fs.existsSync(path.join(out, 'final')), false, 'the job did not run on to the end');
+  assert.ok(progressAfterFailure < 50, `the thread was stopped (${progressAfterFailure} progress messages after the failure)`);
+});
