@@ -1,0 +1,77 @@
+// The lineage's report stage: collect the report data from the store, render report.html, and store both as blobs
+// (kinds 'report' and 'report-data') with an index at reports/<workflow id>.json. No Temporal import: the
+// orchestration's `report` activity calls buildAndStoreReport with what the workflow knows.
+import type { ArtifactStore } from '../store/artifact-store';
+import type { LineageProgress, StageOutput } from '../shared/lineage';
+import type { ArtifactRef } from '../shared/types';
+import { collectReportData } from './collect';
+import type { ReportData } from './data';
+import { renderReport } from './render';
+import { writeReportIndex } from './store-index';
+
+export interface ReportActivityInput {
+  /** The lineage's workflow id (the store index key; shown in the header). */
+  workflowId?: string;
+  name: string;
+  configHash: string;
+  codeVersion: string;
+  /** The experiment config as run. */
+  config: unknown;
+  /** Every completed stage's output by name, in lineage order. */
+  stages: Record<string, StageOutput>;
+  statuses?: Record<string, 'done' | 'cached'>;
+  /** The workflow's progress snapshot (gives the stage list with pending/failed stages). */
+  progress?: LineageProgress;
+  /** The compare stage's artifact (default: stages.compare.outputs.compare). */
+  compare?: ArtifactRef;
+  headline?: Record<string, number>;
+  /** Default 'completed'. */
+  status?: string;
+  startedAt: string;
+  finishedAt?: string;
+  uiUrl?: string;
+}
+
+export interface StoredReport {
+  report: ArtifactRef;
+  data: ArtifactRef;
+  /** Store key of the index (when a workflow id was given). */
+  index?: string;
+}
+
+/** Collects, renders and stores the report; returns report.html's ref (kind 'report'). */
+export async function buildAndStoreReport(store: ArtifactStore, input: ReportActivityInput): Promise<ArtifactRef> {
+  return (await buildAndStoreReportWithData(store, input)).report;
+}
+
+/** As buildAndStoreReport, also returning the stored ReportData ref and the index key. */
+export async function buildAndStoreReportWithData(store: ArtifactStore, input: ReportActivityInput): Promise<StoredReport> {
+  const data = await collectReportData(store, {
+    workflowId: input.workflowId,
+    name: input.name,
+    configHash: input.configHash,
+    codeVersion: input.codeVersion,
+    config: input.config,
+    stages: input.stages,
+    statuses: input.statuses,
+    progress: input.progress,
+    compare: input.compare,
+    headline: input.headline,
+    status: input.status ?? 'completed',
+    startedAt: input.startedAt,
+    finishedAt: input.finishedAt ?? new Date().toISOString(),
+    uiUrl: input.uiUrl,
+  });
+  return storeReport(store, data);
+}
+
+/** Renders ReportData and stores the HTML, the data and (with a workflow id) the index. */
+export async function storeReport(store: ArtifactStore, data: ReportData): Promise<StoredReport> {
+  const html = renderReport(data);
+  const dataRef = await store.putBlob(Buffer.from(JSON.stringify(data)), 'report-data');
+  const report = await store.putBlob(Buffer.from(html, 'utf8'), 'report');
+  const index = data.lineage.id
+    ? await writeReportIndex(store, { workflowId: data.lineage.id, name: data.lineage.name, report, data: dataRef, createdAt: data.generatedAt })
+    : undefined;
+  return { report, data: dataRef, ...(index ? { index } : {}) };
+}

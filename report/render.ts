@@ -1,0 +1,457 @@
+// renderReport(data): the lineage report as ONE self-contained HTML string (inline CSS, the ECharts bundle and the
+// page script inlined, the chart specs as JSON): opens offline, from a file, with no network access.
+// Layout: header with the headline findings, then lineage, training, behaviour, circuit, head maps, localisation,
+// restoration, CMAP and config sections. Tables and text are static HTML; charts are drawn by the page script.
+import { clientScript, echartsScript } from './assets';
+import { allCharts, buildCharts, ChartSpec, DIVERGING, LABEL_COLORS, ReportCharts, STATUS_COLORS } from './charts';
+import type { ReportCircuit, ReportData, ReportStage, ReportTrace } from './data';
+import { escapeHtml as h, formatBytes, formatDuration, formatNumber as num, formatPercent as pct, formatTime, methodTitle, scriptJson } from './format';
+
+export function renderReport(data: ReportData): string {
+  const charts = buildCharts(data);
+  const lib = echartsScript();
+  const title = `plasticity report · ${data.lineage.name}${data.lineage.id ? ` · ${data.lineage.id}` : ''}`;
+  const payload = { charts: allCharts(charts), headClasses: data.headClasses ?? {} };
+  const body = [
+    header(data),
+    headline(data),
+    nav(data, charts),
+    warnings(data),
+    lineageSection(data, charts),
+    trainingSection(data, charts),
+    behaviourSection(data, charts),
+    circuitSection(data),
+    headMapSection(data, charts),
+    localisationSection(data, charts),
+    restorationSection(data, charts),
+    cmapSection(data, charts),
+    configSection(data),
+    `<footer>Generated ${h(formatTime(data.generatedAt))} by plasticity · charts: ${h(lib.name)} (Apache-2.0), inlined · report data schema ${h(data.schema)} v${data.version}</footer>`,
+  ].join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${h(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+<script type="application/json" id="report-charts">${scriptJson(payload)}</script>
+<script type="application/json" id="report-data">${scriptJson(data)}</script>
+<script>${lib.code}</script>
+<script>${clientScript()}</script>
+</body>
+</html>
+`;
+}
+
+// ── Header ──────────────────────────────────────────────────────────────────────────────────────────────────────
+
+function statusBadge(status: string): string {
+  const color = STATUS_COLORS[status] ?? (status === 'completed' ? STATUS_COLORS.done : '#757575');
+  return `<span class="badge" style="background:${color}">${h(status)}</span>`;
+}
+
+function header(d: ReportData): string {
+  const l = d.lineage;
+  const took = l.startedAt && l.finishedAt ? formatDuration((Date.parse(l.finishedAt) - Date.parse(l.startedAt)) / 1000) : undefined;
+  const facts: [string, string][] = [
+    ['workflow', l.id ? `<code>${h(l.id)}</code>` : '—'],
+    ['started', h(formatTime(l.startedAt))],
+    ['finished', l.finishedAt ? `${h(formatTime(l.finishedAt))}${took ? ` (took ${h(took)})` : ''}` : '—'],
+    ['config hash', l.configHash ? `<code title="${h(l.configHash)}">${h(l.configHash.slice(0, 12))}</code>` : '—'],
+    ['code version', l.codeVersion ? `<code>${h(l.codeVersion)}</code>` : '—'],
+    ['store', l.storeUrl ? `<code>${h(l.storeUrl)}</code>` : '—'],
+  ];
+  if (l.uiUrl) facts.push(['Temporal UI', `<a href="${h(l.uiUrl)}">${h(l.uiUrl)}</a>`]);
+  const model = d.model ? ` · ${d.model.nLayer} layers × ${d.model.nHead} heads${d.model.dModel ? `, d_model ${d.model.dModel}` : ''}` : '';
+  return `<header>
+<h1>${h(l.name)} ${statusBadge(l.status)}</h1>
+<p class="sub">Lineage report: fine-tune → corrupt → retrain, traced at every step${h(model)}</p>
+${running(d)}${l.failure ? `<p class="failure">${h(l.failure)}</p>` : ''}
+<dl class="facts">${facts.map(([k, v]) => `<div><dt>${h(k)}</dt><dd>${v}</dd></div>`).join('')}</dl>
+</header>`;
+}
+
+/** One line per running stage: step/total and the latest loss. */
+function running(d: ReportData): string {
+  return d.stages
+    .filter((s) => s.status === 'running')
+    .map((s) => {
+      const progress = s.total ? ` step ${s.step ?? 0}/${s.total} (${pct((s.step ?? 0) / s.total)})` : '';
+      const loss = s.metrics.loss !== undefined ? `, loss ${num(s.metrics.loss)}` : '';
+      return `<p class="running">Running: <b>${h(s.name)}</b>${progress}${loss}</p>`;
+    })
+    .join('');
+}
+
+function headClass(d: ReportData, head: string, cls?: string): string {
+  const c = cls ?? d.headClasses?.[head];
+  return c ? ` <span class="cls">${h(c.replace(/_/g, ' '))}</span>` : '';
+}
+
+/** The localisation k shown in the headline: the lineage's configured top_k when the result names it, else 5. */
+function headlineK(d: ReportData, shares: Record<string, number | null>): string | undefined {
+  const fromHeadline = Object.keys(d.lineage.headline ?? {})
+    .map((k) => /^localisation\.top(\d+)_share$/.exec(k)?.[1])
+    .find((k) => k && k in shares);
+  return fromHeadline ?? ('5' in shares ? '5' : Object.keys(shares)[0]);
+}
+
+function cleanTrace(d: ReportData): ReportTrace | undefined {
+  const name = d.restoration?.clean ?? d.localisation?.from;
+  return d.traces.find((t) => t.label === name) ?? [...d.traces].reverse().find((t) => t.role === 'clean' && t.circuit);
+}
+
+function headline(d: ReportData): string {
+  const cards: string[] = [];
+  if (d.traces.length) {
+    const items = d.traces.map((t) => `<span class="ld"><span class="lbl">${h(t.label)}</span> <b class="${(t.metrics.logitDiff ?? 0) < 0 ? 'neg' : 'pos'}">${num(t.metrics.logitDiff)}</b></span>`);
+    cards.push(card('Logit difference per stage', items.join('<span class="arrow">→</span>'), 'logit(IO) − logit(S) at END, mean over the traced prompts', 'wide'));
+  }
+  const loc = d.localisation;
+  const locMethod = loc?.byMethod[loc.primaryMethod] ?? (loc ? Object.values(loc.byMethod)[0] : undefined);
+  if (loc && locMethod) {
+    const k = headlineK(d, locMethod.topShare);
+    const heads = locMethod.changed.slice(0, Number(k ?? 3)).map((c) => `<b>${h(c.head)}</b>${headClass(d, c.head, c.cls)} (${num(c.delta)})`);
+    cards.push(
+      card(
+        'Corruption localisation',
+        `<span class="big">${pct(k ? locMethod.topShare[k] : null)}</span> of Σ|Δ| in the top ${h(k ?? '?')} heads`,
+        `${h(loc.from)} → ${h(loc.to)}, ${h(methodTitle(loc.primaryMethod))}: ${heads.join(', ') || 'no head changed'}`,
+      ),
+    );
+  }
+  const r = d.restoration;
+  if (r) {
+    const mech = r.mechanistic[r.primaryMethod];
+    cards.push(
+      card(
+        'Restoration',
+        `<span class="big">${pct(r.behavioural.fraction)}</span> of the lost logit difference regained`,
+        `${h(r.retrained)}: LD ${num(r.behavioural.ldCorrupted)} → ${num(r.behavioural.ldRetrained)} (clean ${num(r.behavioural.ldClean)})` +
+          (mech
+            ? `; head map vs clean r = <b>${num(mech.pearson, 2)}</b> (corrupted: ${num(mech.corruptedPearson, 2)}); ` +
+              `${mech.counts.restored} restored, ${mech.counts.compensated} compensated, ${mech.counts.still_corrupted} still corrupted`
+            : '') +
+          (r.behaviourRestoredMechanismNot ? '; <b>behaviour restored, mechanism not</b>' : ''),
+      ),
+    );
+  }
+  const clean = cleanTrace(d);
+  if (clean?.circuit) {
+    const f = clean.circuit.faithfulness;
+    cards.push(
+      card(
+        'Circuit faithfulness',
+        `<span class="big">${pct(f.ratio)}</span> F(C)/F(M)`,
+        `${h(clean.label)}: ${clean.circuit.heads.length}-head circuit (${clean.circuit.heads.slice(0, 8).map(h).join(', ')}${clean.circuit.heads.length > 8 ? ', …' : ''}); Wang's 1 − |F(M) − F(C)|/|F(M)| = ${num(f.wang, 2)}`,
+      ),
+    );
+  }
+  if (!cards.length) return '<section class="headline"><p class="muted">No traced results yet.</p></section>';
+  return `<section class="headline" id="headline">${cards.join('\n')}</section>`;
+}
+
+function card(title: string, value: string, sub: string, cls = ''): string {
+  return `<div class="card ${cls}"><div class="k">${h(title)}</div><div class="v">${value}</div><div class="s">${sub}</div></div>`;
+}
+
+function nav(d: ReportData, c: ReportCharts): string {
+  const links: [string, string, boolean][] = [
+    ['lineage', 'Lineage', true],
+    ['training', 'Training', c.loss.length > 0],
+    ['behaviour', 'IOI metrics', d.traces.length > 0],
+    ['circuit', 'Circuit', d.traces.some((t) => t.circuit)],
+    ['heads', 'Head maps', c.methods.length > 0],
+    ['localisation', 'Localisation', !!d.localisation],
+    ['restoration', 'Restoration', !!d.restoration],
+    ['cmap', 'CMAP', d.cmap.length > 0],
+    ['config', 'Config', true],
+  ];
+  return `<nav>${links.filter(([, , on]) => on).map(([id, label]) => `<a href="#${id}">${h(label)}</a>`).join('')}</nav>`;
+}
+
+function warnings(d: ReportData): string {
+  if (!d.warnings.length) return '';
+  return `<section class="warnings"><b>Some results could not be read:</b><ul>${d.warnings.map((w) => `<li>${h(w)}</li>`).join('')}</ul></section>`;
+}
+
+// ── Charts in the page ──────────────────────────────────────────────────────────────────────────────────────────
+
+function chartDiv(spec: ChartSpec): string {
+  const width = spec.width ? `width:${spec.width}px;` : 'width:100%;';
+  return `<div id="${spec.id}" class="chart" data-chart="${spec.kind}" style="${width}height:${spec.height}px"></div>`;
+}
+
+/** A chart with a caption; fixed-width charts fix the figure's width so long captions wrap instead of widening it. */
+function figure(spec: ChartSpec, caption: string): string {
+  const style = spec.width ? ` style="width:${spec.width + 10}px"` : '';
+  return `<figure class="fig"${style}>${caption ? `<figcaption>${caption}</figcaption>` : ''}${chartDiv(spec)}</figure>`;
+}
+
+function scaleLegend(scale: number, what: string): string {
+  return `<div class="scale"><span>${num(-scale)}</span><span class="bar" style="background:linear-gradient(to right,${DIVERGING.join(',')})"></span><span>+${num(scale)}</span><span class="muted">${h(what)}</span></div>`;
+}
+
+// ── Sections ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+function section(id: string, title: string, body: string, intro = ''): string {
+  return `<section id="${id}"><h2>${h(title)}</h2>${intro ? `<p class="intro">${intro}</p>` : ''}${body}</section>`;
+}
+
+function lineageSection(d: ReportData, c: ReportCharts): string {
+  const legend = Object.entries(STATUS_COLORS)
+    .filter(([s]) => d.stages.some((x) => x.status === s))
+    .map(([s, color]) => `<span class="key"><i style="background:${color}"></i>${h(s)}</span>`)
+    .join('');
+  const graph = c.graph ? `<div class="legend">${legend}</div>${chartDiv(c.graph)}` : '<p class="muted">No stages.</p>';
+  return section('lineage', 'Lineage', graph + stageTable(d.stages), 'Stages in data-flow order; click a stage to find it in the table. Cached stages were reused from an earlier run.');
+}
+
+function artifactCell(a: ReportStage['artifacts'][number]): string {
+  const link = a.uri.startsWith('file://') ? `<a href="${h(a.uri)}" title="${h(a.uri)}">${h(a.name)}</a>` : `<span title="${h(a.uri)}">${h(a.name)}</span>`;
+  return `<div class="art">${link} <span class="muted">${h(a.kind)} · ${formatBytes(a.bytes)} · <code title="${h(a.sha256)}">${h(a.sha256.slice(0, 10))}</code></span></div>`;
+}
+
+function metricsCell(m: Record<string, number>): string {
+  const entries = Object.entries(m);
+  if (!entries.length) return '';
+  return entries
+    .slice(0, 8)
+    .map(([k, v]) => `<span class="metric">${h(k)} <b>${num(v)}</b></span>`)
+    .join(' ') + (entries.length > 8 ? ` <span class="muted">+${entries.length - 8} more</span>` : '');
+}
+
+function stageTable(stages: ReportStage[]): string {
+  const rows = stages.map((s) => {
+    const progress = s.status === 'running' && s.total ? ` <span class="muted">${s.step ?? 0}/${s.total}</span>` : '';
+    return `<tr id="stage-${h(s.name)}"><td class="nowrap"><b>${h(s.name)}</b></td><td>${h(s.kind)}</td><td>${statusBadge(s.status)}${progress}${s.error ? `<div class="err">${h(s.error)}</div>` : ''}</td>` +
+      `<td class="nowrap">${h(formatTime(s.startedAt).replace(' UTC', ''))}</td><td class="num">${h(formatDuration(s.durationSeconds))}</td><td>${metricsCell(s.metrics)}</td><td>${s.artifacts.map(artifactCell).join('')}</td></tr>`;
+  });
+  return `<table class="stages"><thead><tr><th>stage</th><th>kind</th><th>status</th><th>started (UTC)</th><th>duration</th><th>metrics</th><th>artifacts</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function trainingSection(d: ReportData, c: ReportCharts): string {
+  if (!c.loss.length) return '';
+  const figs = c.loss.map((spec, i) => figure(spec, `<b>${h(d.lossCurves.filter((x) => x.points.length)[i].stage)}</b> training loss`));
+  return section('training', 'Training', `<div class="grid2">${figs.join('')}</div>`, 'Loss per optimizer step from each train stage\'s final checkpoint (downsampled); dashed lines mark the named checkpoints.');
+}
+
+function behaviourSection(d: ReportData, c: ReportCharts): string {
+  if (!d.traces.length) return '';
+  const [ld, acc] = c.metrics;
+  const figs = `<div class="grid2">${figure(ld, 'Logit difference (clean and ABC-corrupted prompts)')}${figure(acc, 'Accuracy and IO probability')}</div>`;
+  const duration = c.duration ? figure(c.duration, 'Clean fine-tune duration: behaviour and circuit faithfulness against epochs') : '';
+  const rows = d.traces.map((t) => {
+    const m = t.metrics;
+    return `<tr><td><b>${h(t.label)}</b></td><td>${h(t.role ?? '')}</td><td class="num">${num(m.logitDiff)} ± ${num(m.logitDiffStd, 2)}</td><td class="num">${num(m.corruptLogitDiff)}</td>` +
+      `<td class="num">${pct(m.pairwiseAcc, 1)}</td><td class="num">${pct(m.top1Acc, 1)}</td><td class="num">${num(m.ioProb)}</td><td class="num">${m.n}</td>` +
+      `<td class="num">${t.attributionVsExact === undefined ? '—' : num(t.attributionVsExact, 2)}</td></tr>`;
+  });
+  const table = `<table><thead><tr><th>model</th><th>role</th><th>logit diff</th><th>LD corrupted prompts</th><th>pairwise acc</th><th>top-1 acc</th><th>IO prob</th><th>n</th><th>attribution vs exact ρ</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return section('behaviour', 'IOI metrics per stage', figs + duration + table);
+}
+
+function circuitRow(label: string, c: ReportCircuit, kind: string): string {
+  const f = c.faithfulness;
+  return `<tr><td><b>${h(label)}</b></td><td>${h(kind)}</td><td class="num">${c.heads.length}</td><td class="num">${num(f.fModel)}</td><td class="num">${num(f.fCircuit)}</td>` +
+    `<td class="num">${pct(f.ratio, 1)}</td><td class="num">${num(f.wang, 3)}</td><td class="num">${c.completenessMaxRelative === undefined ? '—' : num(c.completenessMaxRelative, 2)}</td>` +
+    `<td class="num">${c.minimality ? `${c.minimality.passed}/${c.minimality.total}` : '—'}</td><td class="heads">${c.heads.map(h).join(', ')}${c.rankedBy ? ` <span class="muted">(ranked by ${h(methodTitle(c.rankedBy))}${c.reached === false ? ', target not reached' : ''})</span>` : ''}</td></tr>`;
+}
+
+function circuitSection(d: ReportData): string {
+  const rows = d.traces.flatMap((t) => [
+    ...(t.circuit ? [circuitRow(t.label, t.circuit, 're-found')] : []),
+    ...(t.reference ? [circuitRow(t.label, t.reference, "Wang's 26 heads")] : []),
+  ]);
+  if (!rows.length) return '';
+  return section(
+    'circuit',
+    'Circuit and faithfulness',
+    `<table><thead><tr><th>model</th><th>circuit</th><th>heads</th><th>F(M)</th><th>F(C)</th><th>F(C)/F(M)</th><th>Wang faithfulness</th><th>incompleteness (max, rel.)</th><th>minimality passed</th><th>heads</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    'F(·) is the mean logit difference with everything outside the circuit mean-ablated; a faithful circuit keeps F(C) close to F(M).',
+  );
+}
+
+function headMapSection(d: ReportData, c: ReportCharts): string {
+  if (!c.methods.length) return '';
+  const roleOf = new Map(d.traces.map((t) => [t.label, t.role]));
+  const groups = c.methods.map((m) => {
+    const mm = d.headMaps.find((x) => x.method === m.method)!;
+    const stageFigs = m.stages.map((spec, i) => {
+      const label = mm.stages[i].label;
+      const role = roleOf.get(label);
+      return figure(spec, `<b>${h(label)}</b>${role ? ` <span class="role">${h(role)}</span>` : ''}`);
+    });
+    const diffs = d.diffs.filter((x) => x.method === m.method);
+    const diffFigs = m.diffs.map((spec, i) => {
+      const x = diffs[i];
+      const stats = x.pearson !== undefined ? `<br><span class="muted">r ${num(x.pearson ?? null, 3)} · Σ|Δ| ${num(x.totalAbsDelta ?? null)}</span>` : '';
+      return figure(spec, `<b>${h(x.to)}</b> − ${h(x.from)}${stats}`);
+    });
+    return `<div class="method" id="heads-${h(m.method.replace(/[^A-Za-z0-9_-]/g, '-'))}">
+<h3>${h(methodTitle(m.method))} <span class="muted mono">${h(m.method)}</span></h3>
+<p class="metric">${h(m.metric)}</p>
+${scaleLegend(m.stageScale, 'per stage (shared scale)')}
+<div class="maps">${stageFigs.join('')}</div>
+${diffFigs.length ? `<h4>Change between adjacent stages</h4>${scaleLegend(m.diffScale, 'difference (shared scale)')}<div class="maps">${diffFigs.join('')}</div>` : ''}
+</div>`;
+  });
+  return section('heads', 'Head maps (layer × head)', groups.join('\n'), 'Every trace method, per traced model and as the change from the previous model. Red is positive, blue negative, white zero; hover a cell for the head and its value.');
+}
+
+function localisationSection(d: ReportData, c: ReportCharts): string {
+  const loc = d.localisation;
+  if (!loc) return '';
+  const methods = [loc.primaryMethod, ...Object.keys(loc.byMethod).filter((m) => m !== loc.primaryMethod)].filter((m) => loc.byMethod[m]);
+  const shares = c.localisationShares ? figure(c.localisationShares, 'Share of the total |Δ score| held by the top-k heads') : '';
+  const blocks = methods.map((m) => {
+    const x = loc.byMethod[m];
+    const chart = c.localisation.find((l) => l.method === m);
+    const rows = x.changed.slice(0, 10).map((ch, i) => `<tr><td class="num">${i + 1}</td><td><b>${h(ch.head)}</b>${headClass(d, ch.head, ch.cls)}</td><td class="num">${num(ch.from)}</td><td class="num">${num(ch.to)}</td><td class="num ${ch.delta < 0 ? 'neg' : 'pos'}">${num(ch.delta)}</td></tr>`);
+    const table = `<table class="compact"><thead><tr><th>#</th><th>head</th><th>${h(loc.from)}</th><th>${h(loc.to)}</th><th>Δ</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+    const summary = Object.entries(x.topShare).map(([k, v]) => `top ${h(k)}: <b>${pct(v)}</b>`).join(' · ');
+    return `<div class="block"><h3>${h(methodTitle(m))}${m === loc.primaryMethod ? ' <span class="role">primary</span>' : ''}</h3><p class="small">${summary} · Σ|Δ| ${num(x.totalAbsDelta)}</p>
+${chart ? `${scaleLegend(chart.scale, `${loc.to} − ${loc.from}`)}${figure(chart.chart, '')}` : ''}${table}</div>`;
+  });
+  return section('localisation', 'Corruption localisation', `${shares}<div class="cards">${blocks.join('')}</div>`, `How the head maps changed from the clean model <b>${h(loc.from)}</b> to the corrupted <b>${h(loc.to)}</b>, and which heads changed most.`);
+}
+
+function restorationSection(d: ReportData, c: ReportCharts): string {
+  const r = d.restoration;
+  if (!r) return '';
+  const b = r.behavioural;
+  const behaviour = `<div class="side"><div>${c.restorationBars ? figure(c.restorationBars, 'Logit difference: clean, corrupted, retrained') : ''}</div>
+<div class="prose"><p>Behavioural restoration: <span class="big">${pct(b.fraction, 1)}</span> of the logit difference lost to the corruption was regained by retraining
+(LD ${num(b.ldClean)} → ${num(b.ldCorrupted)} → ${num(b.ldRetrained)}).</p>
+${r.behaviourRestoredMechanismNot ? '<p class="failure">Behaviour is restored but the primary head map is not: the retrained model solves the task with a different mechanism.</p>' : ''}</div></div>`;
+  const methods = [r.primaryMethod, ...Object.keys(r.mechanistic).filter((m) => m !== r.primaryMethod)].filter((m) => r.mechanistic[m]);
+  const corrRows = methods.map((m) => {
+    const x = r.mechanistic[m];
+    return `<tr><td>${h(methodTitle(m))}${m === r.primaryMethod ? ' <span class="role">primary</span>' : ''}</td><td class="num">${num(x.pearson, 3)}</td><td class="num">${num(x.spearman, 3)}</td><td class="num">${num(x.corruptedPearson, 3)}</td><td class="num">${num(x.corruptedSpearman, 3)}</td>` +
+      `<td class="num">${x.counts.restored}</td><td class="num">${x.counts.compensated}</td><td class="num">${x.counts.still_corrupted}</td><td class="num">${x.counts.recruited}</td><td class="num">${x.counts.unchanged}</td></tr>`;
+  });
+  const corr = `<table><thead><tr><th>method</th><th>Pearson retrained vs clean</th><th>Spearman</th><th>Pearson corrupted vs clean</th><th>Spearman</th><th>restored</th><th>compensated</th><th>still corrupted</th><th>recruited</th><th>unchanged</th></tr></thead><tbody>${corrRows.join('')}</tbody></table>`;
+  const legend = Object.entries(LABEL_COLORS).map(([l, color]) => `<span class="key"><i style="background:${color}"></i>${h(l.replace(/_/g, ' '))}</span>`).join('');
+  const maps = methods.map((m) => {
+    const chart = c.restoration.find((x) => x.method === m);
+    const heads = r.mechanistic[m].heads;
+    const named = (['still_corrupted', 'compensated', 'restored', 'recruited'] as const)
+      .map((label) => {
+        const list = heads.filter((x) => x.label === label);
+        if (!list.length) return '';
+        const items = list.map((x) => `<b>${h(x.head)}</b>${headClass(d, x.head, x.cls)}${x.compensatedBy?.length ? ` <span class="muted">by ${x.compensatedBy.map(h).join(', ')}</span>` : ''}`);
+        return `<li><span class="key"><i style="background:${LABEL_COLORS[label]}"></i>${h(label.replace(/_/g, ' '))}</span> ${items.join(', ')}</li>`;
+      })
+      .filter(Boolean);
+    return `<div class="method"><h3>${h(methodTitle(m))}</h3><div class="side">${chart ? figure(chart.chart, '') : ''}<ul class="named">${named.join('') || '<li class="muted">No head changed beyond the threshold.</li>'}</ul></div></div>`;
+  });
+  return section(
+    'restoration',
+    'Restoration',
+    behaviour + corr + `<h3>Per-head restoration</h3><div class="legend">${legend}</div>` + maps.join(''),
+    `Clean <b>${h(r.clean)}</b>, corrupted <b>${h(r.corrupted)}</b>, retrained <b>${h(r.retrained)}</b>. A head is restored when its score is back near the clean one, compensated when others make up for it.`,
+  );
+}
+
+function cmapSection(d: ReportData, c: ReportCharts): string {
+  if (!d.cmap.length) return '';
+  const blocks = d.cmap.map((p, i) => {
+    const group = c.cmap[i];
+    const figs = (group?.charts ?? []).map((spec, j) => figure(spec, `<b>${h(p.sweeps[j].key)}</b>`));
+    const sets = p.sets.length
+      ? `<table class="compact"><thead><tr><th>head set</th><th>patched</th><th>heads</th><th>Δ</th><th>normalised</th></tr></thead><tbody>${p.sets
+          .map((s) => `<tr><td>${h(s.name)}</td><td class="nowrap">${h(s.kinds.join('+'))} @ ${h(s.positions)}${s.freezeNonEnd ? ' (via END)' : ''}</td><td class="heads">${s.heads.map(h).join(', ')}</td><td class="num">${num(s.delta)}</td><td class="num">${num(s.normalised)}</td></tr>`)
+          .join('')}</tbody></table>`
+      : '';
+    return `<div class="block"><h3>${h(p.receiver)} ← ${h(p.donor)}</h3><p class="small">F(receiver) ${num(p.fReceiver)} · F(donor) ${num(p.fDonor)}</p>
+${group ? scaleLegend(group.scale, 'ΔCMAP') : ''}<div class="maps">${figs.join('')}</div>${sets}</div>`;
+  });
+  return section('cmap', 'Cross-model activation patching (CMAP)', `<div class="cards">${blocks.join('')}</div>`, 'Each traced model (receiver) run with one head\'s activation taken from the previous model (donor): ΔCMAP = F_A[h←B] − F_A; the tooltip also gives the normalised form (F_A[h←B] − F_A)/(F_B − F_A).');
+}
+
+function configSection(d: ReportData): string {
+  const config = d.config === undefined ? '<p class="muted">Not recorded.</p>' : `<pre>${h(JSON.stringify(d.config, null, 2))}</pre>`;
+  const code = d.lineage.codeVersion ? `<p>Code version <code>${h(d.lineage.codeVersion)}</code>${d.lineage.configHash ? `, config hash <code>${h(d.lineage.configHash)}</code>` : ''}.</p>` : '';
+  return section('config', 'Config and code version', `${code}<details${d.config === undefined ? '' : ' open'}><summary>experiment config (JSON)</summary>${config}</details>`);
+}
+
+const CSS = `
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;background:#f6f7f9}
+main{max-width:1280px;margin:0 auto;padding:20px 24px 40px}
+h1{font-size:24px;margin:0 0 4px;display:flex;align-items:center;gap:10px}
+h2{font-size:19px;margin:0 0 8px;padding-bottom:4px;border-bottom:1px solid #d8dde3}
+h3{font-size:15px;margin:14px 0 6px}
+h4{font-size:13px;margin:12px 0 4px;color:#444}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
+a{color:#0b5cad}
+.sub{margin:0 0 8px;color:#555}
+.muted{color:#6a737d;font-weight:normal}
+.badge{display:inline-block;color:#fff;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600;vertical-align:middle}
+.facts{display:flex;flex-wrap:wrap;gap:4px 22px;margin:6px 0 0}
+.facts div{display:flex;gap:6px}.facts dt{color:#6a737d}.facts dd{margin:0}
+.running{background:#e3f2fd;border-left:4px solid #1e88e5;padding:6px 10px;margin:8px 0}
+.failure{background:#fdecea;border-left:4px solid #c62828;padding:6px 10px;margin:8px 0}
+.headline{display:grid;grid-template-columns:repeat(3,1fr);gap:12px;margin:16px 0}
+.card{background:#fff;border:1px solid #d8dde3;border-radius:8px;padding:10px 14px}
+.card.wide{grid-column:1/-1}
+.card .k{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#6a737d}
+.card .v{font-size:15px;margin:4px 0}
+.card .s{font-size:12px;color:#444}
+.big{font-size:24px;font-weight:700}
+.ld{white-space:nowrap}.ld .lbl{color:#555;font-size:13px}.ld b{font-size:18px}
+.arrow{color:#aaa;margin:0 8px}
+.pos{color:#b2182b}.neg{color:#2166ac}
+nav{position:sticky;top:0;z-index:5;background:#f6f7f9e8;backdrop-filter:blur(2px);padding:6px 0;margin-bottom:8px;border-bottom:1px solid #e3e6ea}
+nav a{margin-right:16px;text-decoration:none;font-weight:600}
+section{background:#fff;border:1px solid #d8dde3;border-radius:8px;padding:14px 18px;margin:14px 0}
+section.headline{background:none;border:none;padding:0}
+.intro{color:#555;margin:0 0 10px}
+.warnings{background:#fff8e1;border-color:#f9a825}
+table{border-collapse:collapse;width:100%;margin:10px 0;font-size:13px}
+th,td{border-bottom:1px solid #eaecef;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f5f7;font-weight:600;font-size:12px}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.nowrap{white-space:nowrap}
+.small{font-size:12px;margin:0 0 6px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(370px,1fr));gap:14px;margin-top:8px}
+.block{border:1px solid #eef0f2;border-radius:6px;padding:8px 10px;background:#fcfcfd;min-width:0;overflow-x:auto}
+.block h3{margin-top:2px}
+.block table{width:100%}
+td.heads{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+table.compact{width:auto}
+table.stages td{font-size:12px}
+tr:target{background:#fff3c4}
+.metric{display:inline-block;margin-right:8px;white-space:nowrap}
+.art{white-space:nowrap}
+.err{color:#c62828}
+.legend{display:flex;flex-wrap:wrap;gap:14px;margin:4px 0}
+.key{display:inline-flex;align-items:center;gap:5px;font-size:12px}
+.key i{display:inline-block;width:12px;height:12px;border-radius:3px}
+.grid2{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:12px}
+.fig{margin:0}
+.fig figcaption{font-size:12px;margin:0 0 2px;color:#333}
+.maps{display:flex;flex-wrap:wrap;gap:10px 16px;align-items:flex-start}
+.maps .fig{background:#fafbfc;border:1px solid #eef0f2;border-radius:6px;padding:6px 4px 0}
+.method{border-top:1px dashed #e1e4e8;margin-top:10px;padding-top:4px}
+.method:first-of-type{border-top:none}
+p.metric{font-size:12px;color:#555;margin:0 0 4px}
+.scale{display:flex;align-items:center;gap:6px;font-size:11px;margin:4px 0 8px}
+.scale .bar{display:inline-block;width:130px;height:10px;border-radius:2px;border:1px solid #ccc}
+.role{display:inline-block;background:#eef2f7;color:#3b4a5a;border-radius:8px;padding:0 6px;font-size:11px;font-weight:600}
+.cls{display:inline-block;background:#f3eefc;color:#5b3a8c;border-radius:8px;padding:0 6px;font-size:11px}
+.side{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
+.side>div{min-width:0}
+.prose{max-width:520px}
+ul.named{list-style:none;padding:0;margin:0;font-size:13px}
+ul.named li{margin:4px 0}
+pre{background:#f6f8fa;border:1px solid #eaecef;border-radius:6px;padding:10px;overflow:auto;max-height:480px;font-size:12px}
+footer{color:#6a737d;font-size:12px;margin-top:18px}
+@media (max-width:900px){.headline{grid-template-columns:1fr}.grid2{grid-template-columns:1fr}}
+`;

@@ -1,0 +1,186 @@
+// The rendered report in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core): no console
+// error, no page error, no network request; every chart has a drawn canvas and data; each heatmap has one cell per
+// head with colour in it and a tooltip naming the head; screenshots go to test-output/report/.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { collectReportData } from '../../report/collect';
+import type { ReportData } from '../../report/data';
+import { renderReport } from '../../report/render';
+import { projectRoot } from '../../temporal/project-root';
+import { buildSyntheticLineage, N_HEAD, N_LAYER, runningProgress, SYNTHETIC_CONFIG, type SyntheticLineage } from './synthetic-lineage';
+
+// The page functions below run in the browser; the project compiles without DOM types, so these stand in for them.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const window: any;
+declare const document: any;
+
+const CHROMIUM = '/usr/bin/chromium';
+const OUT = path.join(projectRoot(), 'test-output', 'report');
+
+let lineage: SyntheticLineage;
+let context: BrowserContext;
+let userDataDir: string;
+
+before(async () => {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get update && apt-get install -y chromium); .ci/run does this`);
+  }
+  fs.mkdirSync(OUT, { recursive: true });
+  lineage = await buildSyntheticLineage();
+  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plasticity-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1360, height: 900 },
+    deviceScaleFactor: 1,
+  });
+});
+
+after(async () => {
+  await context?.close();
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  if (lineage) fs.rmSync(lineage.root, { recursive: true, force: true });
+});
+
+interface Opened {
+  page: Page;
+  problems: string[];
+}
+
+/** Writes the HTML to a file and opens it; console errors/warnings, page errors and any request off file:// are problems. */
+async function open(html: string, name: string): Promise<Opened> {
+  const file = path.join(OUT, `${name}.html`);
+  fs.writeFileSync(file, html);
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await page.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith('file://') || url.startsWith('data:')) return route.continue();
+    problems.push(`network request: ${url}`);
+    return route.abort();
+  });
+  await page.goto(`file://${file}`);
+  await page.waitForFunction(() => window.__plasticityReport?.ready === true, undefined, { timeout: 30_000 });
+  return { page, problems };
+}
+
+interface ChartState {
+  id: string;
+  kind: string;
+  instance: boolean;
+  canvas: { w: number; h: number } | null;
+  points: number;
+  filled: number;
+  colours: number;
+}
+
+/** Per chart container: the ECharts instance, its canvas size, its data count, and how many colours it drew. */
+async function chartStates(page: Page): Promise<ChartState[]> {
+  return page.evaluate((): ChartState[] => {
+    return [...document.querySelectorAll('[data-chart]')].map((el: any) => {
+      const inst = window.echarts.getInstanceByDom(el);
+      const canvas = el.querySelector('canvas');
+      const data = inst ? (inst.getOption().series[0].data as unknown[]) : [];
+      const filled = data.filter((p) => Array.isArray(p) && p[2] !== '-' && p[2] !== null && p[2] !== undefined).length;
+      let colours = 0;
+      if (canvas && canvas.width > 0 && canvas.height > 0) {
+        const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        const seen = new Set<number>();
+        for (let i = 0; i < px.length; i += 4 * 7) if (px[i + 3] > 0) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+        colours = seen.size;
+      }
+      return {
+        id: el.id,
+        kind: el.getAttribute('data-chart') ?? '',
+        instance: !!inst,
+        canvas: canvas ? { w: canvas.width, h: canvas.height } : null,
+        points: data.length,
+        filled,
+        colours,
+      };
+    });
+  });
+}
+
+/** Heatmaps the data calls for, counted from the data itself. */
+function expectedHeatmaps(d: ReportData): number {
+  const perMethod = d.headMaps.reduce((n, m) => n + m.stages.length, 0) + d.diffs.length;
+  const localisation = d.localisation ? Object.keys(d.localisation.byMethod).length : 0;
+  const cmap = d.cmap.reduce((n, p) => n + p.sweeps.length, 0);
+  return perMethod + localisation + cmap;
+}
+
+test('the full lineage report renders every chart without errors', async () => {
+  const data = await collectReportData(lineage.store, { workflowId: lineage.workflowId, result: lineage.result, config: SYNTHETIC_CONFIG, codeVersion: '0.1.0+abc123', uiUrl: 'http://localhost:8233/namespaces/default/workflows/x' });
+  const { page, problems } = await open(renderReport(data), 'report-full');
+  try {
+    const charts = await chartStates(page);
+    const heatmaps = charts.filter((c) => c.kind === 'heatmap');
+    assert.equal(heatmaps.length, expectedHeatmaps(data));
+    assert.equal(charts.filter((c) => c.kind === 'restoration').length, Object.keys(data.restoration!.mechanistic).length);
+    for (const c of charts) {
+      assert.ok(c.instance, `${c.id} (${c.kind}): no ECharts instance`);
+      assert.ok(c.canvas && c.canvas.w > 0 && c.canvas.h > 0, `${c.id} (${c.kind}): no drawn canvas (${JSON.stringify(c.canvas)})`);
+      assert.ok(c.points > 0, `${c.id} (${c.kind}): no data`);
+    }
+    for (const c of [...heatmaps, ...charts.filter((x) => x.kind === 'restoration')]) {
+      assert.equal(c.points, N_LAYER * N_HEAD, `${c.id}: one cell per head`);
+      assert.equal(c.filled, N_LAYER * N_HEAD, `${c.id}: every cell has a value`);
+      assert.ok(c.colours >= 4, `${c.id}: only ${c.colours} colours drawn`);
+    }
+    const graph = charts.find((c) => c.kind === 'graph')!;
+    assert.equal(graph.points, data.stages.length);
+    assert.equal(charts.filter((c) => c.kind === 'line').length, data.lossCurves.length + 1); // + the fine-tune duration curve
+
+    // A heatmap tooltip names the head and its value.
+    const first = heatmaps[0].id;
+    const tip = await page.evaluate(({ id, index }) => {
+      const el = document.getElementById(id);
+      window.echarts.getInstanceByDom(el).dispatchAction({ type: 'showTip', seriesIndex: 0, dataIndex: index });
+      return String(el.innerText);
+    }, { id: first, index: 2 * N_HEAD + 1 });
+    assert.match(tip, /head 2\.1/);
+    assert.match(tip, /logit_diff/);
+    await page.evaluate((id) => window.echarts.getInstanceByDom(document.getElementById(id)).dispatchAction({ type: 'hideTip' }), first);
+
+    // Headline text and sections are there.
+    const headline = (await page.locator('#headline').textContent()) ?? '';
+    assert.match(headline, /Corruption localisation/);
+    assert.match(headline, /Restoration/);
+    assert.match(headline, /finetune-e5/);
+
+    await page.screenshot({ path: path.join(OUT, 'report-top.png') });
+    await page.addStyleTag({ content: 'nav{position:static !important}' }); // the sticky bar would cover element shots
+    await page.screenshot({ path: path.join(OUT, 'report-full.png'), fullPage: true });
+    await page.locator('#heads').screenshot({ path: path.join(OUT, 'report-heads.png') });
+    await page.locator('#restoration').screenshot({ path: path.join(OUT, 'report-restoration.png') });
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+  }
+});
+
+test('a running lineage renders its partial report without errors', async () => {
+  const { progress, stages } = runningProgress(lineage);
+  const data = await collectReportData(lineage.store, { workflowId: lineage.workflowId, progress, stages, config: SYNTHETIC_CONFIG });
+  const { page, problems } = await open(renderReport(data), 'report-running');
+  try {
+    const charts = await chartStates(page);
+    assert.equal(charts.filter((c) => c.kind === 'heatmap').length, expectedHeatmaps(data));
+    for (const c of charts) assert.ok(c.instance && c.canvas && c.canvas.w > 0 && c.points > 0, `${c.id} (${c.kind}) did not render`);
+    assert.equal(await page.locator('#restoration').count(), 0);
+    await page.screenshot({ path: path.join(OUT, 'report-running.png'), fullPage: false });
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+  }
+});
