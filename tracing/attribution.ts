@@ -6,7 +6,7 @@ import { tf } from '../model/engine';
 import { GPT2 } from '../model/gpt2';
 import { HOOK_LN_FINAL, hookName } from '../model/hook-names';
 import { TraceBatch, TraceSet, tokensTensor } from './batch';
-import { PreparedBatch, RunCache, cacheRun, checkBatch, endLogitDiff, mean } from './batched';
+import { PreparedBatch, RunCache, cacheRun, checkBatch, endLogitDiff, endRowsOf, mean } from './batched';
 import { LOGIT_DIFF, NORMALISED_FORMULA, PatchDirection, asSet, modelSettings, promptSettings, weightedMean } from './activation';
 import { rankCorrelation } from './rank';
 import { Scores, makeScores } from './scores';
@@ -39,7 +39,10 @@ function attributeBatch(model: GPT2, batch: TraceBatch, baseWhich: 'clean' | 'co
   const { n_layer: L, n_head: H, d_head: D } = model.config;
   const { n: B, T } = batch;
   const zNames = Array.from({ length: L }, (_, l) => hookName.z(l));
-  const deltas = zNames.map(() => tf.zeros([B, T, H, D]));
+  // Per head, the top block runs at END only (its other rows never reach the metric: their gradient is 0).
+  const endOnly = !perPosition;
+  const rowsOf = (l: number) => (endOnly && l === L - 1 ? 1 : T);
+  const deltas = zNames.map((_, l) => tf.zeros([B, rowsOf(l), H, D]));
   const baseZ: tf.Tensor[] = [];
   try {
     const out = tf.tidy(() => {
@@ -49,8 +52,8 @@ function attributeBatch(model: GPT2, batch: TraceBatch, baseWhich: 'clean' | 'co
           baseZ[l] = tf.keep(z);
           return tf.add(z, ds[l]);
         }]));
-        const { cache } = model.run(tokens, { hooks, cache: [HOOK_LN_FINAL], logitsAt: 'none' });
-        const ld = endLogitDiff(model, cache[HOOK_LN_FINAL], batch.end, batch.io, batch.s);
+        const { cache } = model.run(tokens, { hooks, cache: [HOOK_LN_FINAL], logitsAt: 'none', lastBlockRows: endOnly ? batch.end : undefined });
+        const ld = endLogitDiff(model, cache[HOOK_LN_FINAL], endOnly ? null : batch.end, batch.io, batch.s);
         return tf.keep(ld);
       };
       let ldRows: tf.Tensor | undefined;
@@ -59,7 +62,9 @@ function attributeBatch(model: GPT2, batch: TraceBatch, baseWhich: 'clean' | 'co
         return tf.mean(ldRows) as tf.Scalar;
       })(deltas);
       const per = zNames.map((n, l) => {
-        const prod = tf.mul(tf.sub(source.cache[n], baseZ[l]), grads[l]); // [B, T, H, D]
+        const full = source.cache[n];
+        const src = full.shape[1] === rowsOf(l) ? full : endRowsOf(full, batch.end);
+        const prod = tf.mul(tf.sub(src, baseZ[l]), grads[l]); // [B, T (1 at the top when END-only), H, D]
         return perPosition ? tf.transpose(tf.sum(prod, [0, 3]), [1, 0]) : tf.sum(prod, [0, 1, 3]); // [H, T] or [H]
       });
       const stacked = tf.stack(per);
@@ -85,7 +90,7 @@ export async function attributionPatching(model: GPT2, input: TraceSet | TraceBa
   const t0 = performance.now();
   const parts = set.map((b) => {
     checkBatch(model, b);
-    const source = cacheRun(model, b, direction === 'noising' ? 'corrupt' : 'clean', zNames);
+    const source = cacheRun(model, b, direction === 'noising' ? 'corrupt' : 'clean', zNames, !o.perPosition);
     try {
       const r = attributeBatch(model, b, direction === 'noising' ? 'clean' : 'corrupt', source, !!o.perPosition);
       return { ...r, sourceLd: source.ld };

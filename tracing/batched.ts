@@ -40,12 +40,15 @@ export function residPreNames(nLayer: number): string[] {
   return Array.from({ length: nLayer }, (_, l) => hookName.residPre(l));
 }
 
-/** Runs `which` tokens unpatched, keeping `names` (and the LD at END). The caller disposes via disposeRunCache. */
-export function cacheRun(model: GPT2, batch: TraceBatch, which: 'clean' | 'corrupt', names: Iterable<string>): RunCache {
+/**
+ * Runs `which` tokens unpatched, keeping `names` (and the LD at END); the caller disposes the tensors.
+ * `endRowsOnly`: the top block runs at END only (its z etc. are then [B, 1, ...]).
+ */
+export function cacheRun(model: GPT2, batch: TraceBatch, which: 'clean' | 'corrupt', names: Iterable<string>, endRowsOnly = false): RunCache {
   const wanted = new Set(names);
   const kept = tf.tidy(() => {
-    const { cache } = model.run(tokensTensor(batch, which), { cache: [...wanted, HOOK_LN_FINAL], logitsAt: 'none' });
-    const ld = endLogitDiff(model, cache[HOOK_LN_FINAL], batch.end, batch.io, batch.s);
+    const { cache } = model.run(tokensTensor(batch, which), { cache: [...wanted, HOOK_LN_FINAL], logitsAt: 'none', lastBlockRows: endRowsOnly ? batch.end : undefined });
+    const ld = endLogitDiff(model, cache[HOOK_LN_FINAL], endRowsOnly ? null : batch.end, batch.io, batch.s);
     const out: Record<string, tf.Tensor> = { __ld: ld };
     for (const n of wanted) out[n] = cache[n];
     return out;
@@ -158,21 +161,38 @@ export function maskFor(batch: TraceBatch, copies: Variant[], hook: string, head
   return any ? m : undefined;
 }
 
-/** value·(1 − m) + source·m: exact for a 0/1 mask (no v + (s − v) rounding). */
-function mixHook(plans: HookPlan[], copies: number, rows: number): HookFn {
+/** Rows b·T + end[b mod B] of a [R, T, ...] tensor, as [R, 1, ...] (the END rows of a row-restricted top block). */
+export function endRowsOf(t: tf.Tensor, end: Int32Array): tf.Tensor {
+  const [R, T] = t.shape;
+  const idx = Int32Array.from({ length: R }, (_, r) => r * T + end[r % end.length]);
+  return tf.reshape(tf.gather(tf.reshape(t, [R * T, ...t.shape.slice(2)]), tf.tensor1d(idx, 'int32')), [R, 1, ...t.shape.slice(2)]);
+}
+
+/** value·(1 − m) + source·m: exact for a 0/1 mask (no v + (s − v) rounding). `end`: END per base row. */
+function mixHook(plans: HookPlan[], copies: number, rows: number, end: Int32Array): HookFn {
   return (value) => {
     let out = value;
+    const B = rows / copies;
     for (const plan of plans) {
       const perCopy = plan.source.shape[0] !== rows || copies === 1;
+      // In a row-restricted top block the hook holds END rows only: take the same rows of source and mask.
+      const endOnly = value.shape[1] === 1 && plan.source.shape[1] !== 1;
+      const source = endOnly ? endRowsOf(plan.source, end) : plan.source;
       if (!plan.mask) {
-        out = perCopy ? tileRows(plan.source, copies) : plan.source;
+        out = perCopy ? tileRows(source, copies) : source;
         continue;
       }
-      // [K, B, ...] views: a B-row source broadcasts over the copies instead of being tiled.
       const inner = value.shape.slice(1);
-      const B = rows / copies;
-      const m = tf.tensor(plan.mask, [copies, B, ...inner.slice(0, -1), 1]);
-      const src = tf.reshape(plan.source, [perCopy ? 1 : copies, B, ...inner]);
+      let mask = plan.mask;
+      if (endOnly) {
+        const T = plan.source.shape[1] as number;
+        const width = plan.mask.length / (rows * T);
+        mask = new Float32Array(rows * width);
+        for (let r = 0; r < rows; r++) mask.set(plan.mask.subarray((r * T + end[r % B]) * width, (r * T + end[r % B] + 1) * width), r * width);
+      }
+      // [K, B, ...] views: a B-row source broadcasts over the copies instead of being tiled.
+      const m = tf.tensor(mask, [copies, B, ...inner.slice(0, -1), 1]);
+      const src = tf.reshape(source, [perCopy ? 1 : copies, B, ...inner]);
       const mixed = tf.add(tf.mul(tf.reshape(out, [copies, B, ...inner]), tf.sub(1, m)), tf.mul(src, m));
       out = tf.reshape(mixed, value.shape);
     }
@@ -207,14 +227,16 @@ export function tiledPass(model: GPT2, o: TiledPassOptions): TiledPassResult {
   const B = o.batch.n;
   const rows = o.copies * B;
   const hooks: Record<string, HookFn> = {};
-  for (const [name, plans] of Object.entries(o.plans)) if (plans.length) hooks[name] = mixHook(plans, o.copies, rows);
+  for (const [name, plans] of Object.entries(o.plans)) if (plans.length) hooks[name] = mixHook(plans, o.copies, rows, o.batch.end);
   const capture = new Set(o.capture ?? []);
   const captured: Record<string, tf.Tensor> = {};
   const dummyTokens = tf.zeros([rows, o.batch.T], 'int32') as tf.Tensor2D;
   const ends = repeatInt(o.batch.end, o.copies);
-  // The top block only matters at END unless something reads or writes its post-attention hooks.
+  // The top block only matters at END: patches there apply to END rows; captures of its later hooks and attention
+  // pattern patches (another layout) need every row.
   const top = `blocks.${L - 1}.`;
-  const fullTopNeeded = [...Object.keys(hooks), ...capture].some((n) => n.startsWith(top) && !/\.(hook_resid_pre|attn\.hook_[qkv])$/.test(n));
+  const allRows = /\.(hook_resid_pre|attn\.hook_[qkv])$/;
+  const fullTopNeeded = [...capture].some((n) => n.startsWith(top) && !allRows.test(n)) || Object.keys(hooks).some((n) => n.startsWith(top) && n.endsWith('hook_pattern'));
   let resid = tileRows(o.residPre, o.copies) as tf.Tensor3D;
   let owned = o.copies > 1;
   let ld: Float32Array | undefined;
