@@ -242,6 +242,17 @@ export function promptSettings(set: TraceSet): Record<string, unknown> {
   return { prompts: set.reduce((a, b) => a + b.n, 0), batches: set.map((b) => ({ n: b.n, T: b.T })) };
 }
 
+/**
+ * Sweep key of a method's settings, the prompts and the model (config, every LayerNorm and bias parameter: cheap and
+ * changed by any fine-tuning). Batching settings and the backend are left out: they change values only by float noise.
+ */
+export function sweepKey(method: string, settings: Record<string, unknown>, model: GPT2, set: TraceSet): string {
+  const { memoryBudgetMB, maxCopies, backend, ...rest } = settings;
+  void memoryBudgetMB; void maxCopies; void backend;
+  const small = Object.keys(model.params).filter((n) => /(ln_[12f]\.(weight|bias)|\.bias)$/.test(n)).sort();
+  return fingerprint(method, JSON.stringify(rest), promptKey(set), ...small.map((n) => model.params[n].dataSync() as Float32Array));
+}
+
 /** Fingerprint of the prompts (all token ids and labels) for sweep keys. */
 export function promptKey(set: TraceSet): string {
   return fingerprint(...set.flatMap((b) => [b.clean, b.corrupt, b.io, b.s, b.end, JSON.stringify(b.positions ?? null)]));
@@ -275,7 +286,7 @@ export async function activationPatchingPrepared(model: GPT2, prepared: Prepared
     layers: o.layers ?? 'all', memoryBudgetMB: o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB, maxCopies: o.maxCopies ?? DEFAULT_MAX_COPIES,
     ...promptSettings(set), ...modelSettings(model),
   };
-  const key = fingerprint('activation', JSON.stringify({ ...settings, memoryBudgetMB: 0, maxCopies: 0 }), promptKey(set));
+  const key = sweepKey('activation', settings, model, set);
   const { values, stats } = await runPatchedVariants(model, prepared, plan.comps.map((c) => c.variant), direction, { ...o, key });
   const patched = makeScores({
     method: `activation_patching/${o.target}`, axes: plan.axes, shape: plan.shape, labels: plan.labels,

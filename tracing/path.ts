@@ -12,9 +12,9 @@ import {
   DEFAULT_MAX_COPIES, DEFAULT_MEMORY_BUDGET_MB, HookPlan, PositionSel, PreparedBatch, Variant,
   copiesFor, copyMeans, disposePrepared, maskFor, mean, prepareBatch, tiledPass,
 } from './batched';
-import { BatchingOptions, LOGIT_DIFF, PatchingStats, asSet, flatIndex, modelSettings, promptKey, promptSettings, weightedMean } from './activation';
+import { BatchingOptions, LOGIT_DIFF, PatchingStats, asSet, flatIndex, modelSettings, promptSettings, sweepKey, weightedMean } from './activation';
 import { Scores, makeScores } from './scores';
-import { fingerprint, runSweep } from './sweep';
+import { runSweep } from './sweep';
 
 export interface Head {
   layer: number;
@@ -103,7 +103,7 @@ export async function pathPatchingPrepared(model: GPT2, prepared: PreparedBatch[
     memoryBudgetMB: o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB, maxCopies: o.maxCopies ?? DEFAULT_MAX_COPIES,
     ...promptSettings(set), ...modelSettings(model),
   };
-  const key = fingerprint('path', JSON.stringify({ ...settings, memoryBudgetMB: 0, maxCopies: 0 }), promptKey(set));
+  const key = sweepKey('path', settings, model, set);
   const copies = prepared.map((p) => copiesFor(model, p.batch, o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB, o.maxCopies ?? DEFAULT_MAX_COPIES));
   const stats: PatchingStats = { variants: senders.length, passes: 0, skipped: 0, copiesPerPass: [], ms: 0 };
   const nS = senders.length;

@@ -9,7 +9,7 @@ import { initBackend } from '../../model/engine';
 import { activationPatching } from '../../tracing/activation';
 import { pathPatching } from '../../tracing/path';
 import { SweepAbortedError, SweepPlan, SweepState, fingerprint, runSweep } from '../../tracing/sweep';
-import { SMALL, randomBatch, randomModel } from './patching-helpers';
+import { SMALL, assertClose, randomBatch, randomModel } from './patching-helpers';
 
 function plan(computed: number[], failAt?: number): SweepPlan {
   return {
@@ -71,6 +71,14 @@ test('an activation-patching sweep aborted midway resumes to exactly the uninter
   assert.deepEqual(Array.from(resumed.patched.values), Array.from(full.patched.values));
   // a state from different settings is refused
   await assert.rejects(activationPatching(model, b, { ...opts, direction: 'denoising', sweep: { load: () => stored } }), /does not match/);
+  // ... and so is a state of another checkpoint (its weights changed); batching settings may change
+  const other = randomModel(51);
+  const bias = other.params['transformer.h.0.mlp.c_fc.bias'];
+  bias.assign(bias.add(1e-3));
+  await assert.rejects(activationPatching(other, b, { ...opts, sweep: { load: () => stored } }), /does not match/);
+  const rebatched = await activationPatching(model, b, { ...opts, maxCopies: 2, sweep: { load: () => stored } });
+  assertClose(rebatched.patched.values, full.patched.values, 1e-5, 'resumed with other copies per pass');
+  other.dispose();
   model.dispose();
 });
 
