@@ -32,6 +32,7 @@ test('--set: dotted paths, JSON values when they parse, strings otherwise', () =
 
 test('a config file replaces the default per top-level key; --set applies on top', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plasticity-cfg-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'run.json');
   fs.writeFileSync(file, JSON.stringify({ data: { kind: 'ioi', n: 40 }, train: { steps: 3 } }));
   const job = buildJobInput({ config: file, set: ['train.lr=0.01'], out: dir });

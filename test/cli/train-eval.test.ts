@@ -15,7 +15,13 @@ import { modelConfigFromArch, parseArch } from '../../train/config';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'plasticity');
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'tiny-gpt2');
-const tmp = (label: string) => fs.mkdtempSync(path.join(os.tmpdir(), `plasticity-cli-${label}-`));
+const made: string[] = [];
+process.on('exit', () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const tmp = (label: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `plasticity-cli-${label}-`));
+  made.push(dir);
+  return dir;
+};
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, PLASTICITY_BACKEND: 'wasm' } });

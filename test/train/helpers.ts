@@ -12,8 +12,14 @@ export async function useTestBackend(): Promise<void> {
   await initBackend(TEST_BACKEND);
 }
 
+const made: string[] = [];
+process.on('exit', () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** A fresh temp folder, removed when the test process exits. */
 export function tmpDir(label: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `plasticity-${label}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `plasticity-${label}-`));
+  made.push(dir);
+  return dir;
 }
 
 export const TINY_ARCH = { n_layer: 1, d_model: 32, n_head: 2, d_mlp: 64, n_ctx: 32 };
