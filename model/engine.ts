@@ -66,6 +66,7 @@ export async function initBackend(preference: BackendPreference = 'auto', log?: 
     if (ok) {
       await tf.ready();
       tf.env().set('PROD', true); // silences tfjs's "install the node backend" banner; skips debug-only checks
+      if (name === 'tensorflow') tf.tidy(() => tf.add(tf.scalar(1), 1).dataSync()); // tfjs-node segfaults at thread exit if no op ever ran
       active = name;
       log?.(`tfjs backend: ${name}`);
       return name;
