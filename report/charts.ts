@@ -55,6 +55,18 @@ export function cellSize(nLayer: number, nHead: number, perRow = 1): number {
   return Math.max(14, Math.min(40, Math.floor(360 / Math.max(nLayer, nHead)), rowFit));
 }
 
+/**
+ * Cell size for `count` maps laid out in balanced rows: as many per row as fit at the smallest cell (14 px), the
+ * rows evened out (6 maps that fit 4 a row become 3 + 3), and the cells as large as that row allows.
+ */
+export function balancedCellSize(nLayer: number, nHead: number, count: number): number {
+  const fits = (k: number) => (ROW_WIDTH / k - HEATMAP_CHROME) / nHead >= 14;
+  let perRow = Math.max(1, count);
+  while (perRow > 1 && !fits(perRow)) perRow--;
+  const rows = Math.ceil(Math.max(1, count) / perRow);
+  return cellSize(nLayer, nHead, Math.ceil(Math.max(1, count) / rows));
+}
+
 /** Usable width of a section row and the pixels a heatmap figure adds to its cells (axes, padding, gaps). */
 const ROW_WIDTH = 1180;
 const HEATMAP_CHROME = 78;
@@ -119,8 +131,7 @@ export function heatmap(h: HeatmapInput): ChartSpec {
 }
 
 /** Per-head restoration labels as a categorical layer × head map. */
-export function restorationMap(id: string, title: string, heads: HeadRestoration[], nLayer: number, nHead: number): ChartSpec {
-  const cell = cellSize(nLayer, nHead);
+export function restorationMap(id: string, title: string, heads: HeadRestoration[], nLayer: number, nHead: number, cell = cellSize(nLayer, nHead)): ChartSpec {
   const left = HEATMAP_LEFT;
   const bottom = 34;
   const data = heads.map((h, i) => [h.index, h.layer, LABEL_ORDER.indexOf(h.label), i]);
@@ -365,7 +376,7 @@ export function buildCharts(data: ReportData): ReportCharts {
       const diffs = data.diffs.filter((d) => d.method === mm.method);
       const stageScale = symmetricScale(mm.stages.map((s) => s.values));
       const diffScale = symmetricScale(diffs.map((d) => d.values));
-      const cell = cellSize(nLayer, nHead, mm.stages.length);
+      const cell = balancedCellSize(nLayer, nHead, mm.stages.length);
       out.methods.push({
         method: mm.method,
         metric: mm.metric,
@@ -385,7 +396,8 @@ export function buildCharts(data: ReportData): ReportCharts {
         if (!mm || !from || !to) continue;
         const grid = to.values.map((v, i) => (v === null || from.values[i] === null ? null : v - (from.values[i] as number)));
         const scale = symmetricScale([grid]);
-        out.localisation.push({ method, scale, chart: heatmap({ id: nextId(), title: `${methodTitle(method)} · ${loc.to} − ${loc.from}`, grid, nLayer, nHead, scale, metric: `change of ${mm.metric}` }) });
+        const cell = cellSize(nLayer, nHead, 3.3); // one map per card, three cards a row
+        out.localisation.push({ method, scale, chart: heatmap({ id: nextId(), title: `${methodTitle(method)} · ${loc.to} − ${loc.from}`, grid, nLayer, nHead, scale, metric: `change of ${mm.metric}`, cell }) });
       }
       const methods = Object.keys(loc.byMethod);
       const ks = Object.keys(loc.byMethod[methods[0]]?.topShare ?? {}).sort((a, b) => Number(a) - Number(b));
@@ -405,7 +417,7 @@ export function buildCharts(data: ReportData): ReportCharts {
       out.restorationBars.width = 420;
       const methods = [r.primaryMethod, ...Object.keys(r.mechanistic).filter((m) => m !== r.primaryMethod)].filter((m) => r.mechanistic[m]);
       for (const m of methods) {
-        out.restoration.push({ method: m, chart: restorationMap(nextId(), `${methodTitle(m)} · per-head restoration`, r.mechanistic[m].heads, nLayer, nHead) });
+        out.restoration.push({ method: m, chart: restorationMap(nextId(), `${methodTitle(m)} · per-head restoration`, r.mechanistic[m].heads, nLayer, nHead, cellSize(nLayer, nHead, 3.3)) });
       }
     }
 

@@ -313,7 +313,7 @@ function localisationSection(d: ReportData, c: ReportCharts): string {
   const blocks = methods.map((m) => {
     const x = loc.byMethod[m];
     const chart = c.localisation.find((l) => l.method === m);
-    const rows = x.changed.slice(0, 10).map((ch, i) => `<tr><td class="num">${i + 1}</td><td><b>${h(ch.head)}</b>${headClass(d, ch.head, ch.cls)}</td><td class="num">${num(ch.from)}</td><td class="num">${num(ch.to)}</td><td class="num ${ch.delta < 0 ? 'neg' : 'pos'}">${num(ch.delta)}</td></tr>`);
+    const rows = x.changed.slice(0, 10).map((ch, i) => `<tr><td class="num">${i + 1}</td><td class="nowrap"><b>${h(ch.head)}</b>${headClass(d, ch.head, ch.cls)}</td><td class="num">${num(ch.from)}</td><td class="num">${num(ch.to)}</td><td class="num ${ch.delta < 0 ? 'neg' : 'pos'}">${num(ch.delta)}</td></tr>`);
     const table = `<table class="compact"><thead><tr><th>#</th><th>head</th><th>${h(loc.from)}</th><th>${h(loc.to)}</th><th>Δ</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
     const summary = Object.entries(x.topShare).map(([k, v]) => `top ${h(k)}: <b>${pct(v)}</b>`).join(' · ');
     return `<div class="block"><h3>${h(methodTitle(m))}${m === loc.primaryMethod ? ' <span class="role">primary</span>' : ''}</h3><p class="small">${summary} · Σ|Δ| ${num(x.totalAbsDelta)}</p>
@@ -349,12 +349,12 @@ ${r.behaviourRestoredMechanismNot ? '<p class="failure">Behaviour is restored bu
         return `<li><span class="key"><i style="background:${LABEL_COLORS[label]}"></i>${h(label.replace(/_/g, ' '))}</span> ${items.join(', ')}</li>`;
       })
       .filter(Boolean);
-    return `<div class="method"><h3>${h(methodTitle(m))}</h3><div class="side">${chart ? figure(chart.chart, '') : ''}<ul class="named">${named.join('') || '<li class="muted">No head changed beyond the threshold.</li>'}</ul></div></div>`;
+    return `<div class="block"><h3>${h(methodTitle(m))}</h3>${chart ? figure(chart.chart, '') : ''}<ul class="named">${named.join('') || '<li class="muted">No head changed beyond the threshold.</li>'}</ul></div>`;
   });
   return section(
     'restoration',
     'Restoration',
-    behaviour + corr + `<h3>Per-head restoration</h3><div class="legend">${legend}</div>` + maps.join(''),
+    behaviour + corr + `<h3>Per-head restoration</h3><div class="legend">${legend}</div><div class="cards">${maps.join('')}</div>`,
     `Clean <b>${h(r.clean)}</b>, corrupted <b>${h(r.corrupted)}</b>, retrained <b>${h(r.retrained)}</b>. A head is restored when its score is back near the clean one, compensated when others make up for it.`,
   );
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { allCharts, buildCharts, cellSize, symmetricScale } from '../../report/charts';
+import { allCharts, balancedCellSize, buildCharts, cellSize, symmetricScale } from '../../report/charts';
 import { collectReportData } from '../../report/collect';
 import { checkReportData, type ReportData } from '../../report/data';
 import { renderReport } from '../../report/render';
@@ -84,6 +84,10 @@ test('heatmap scales are symmetric around 0 and cells fit the row', () => {
   assert.equal(first.visualMap.max, charts.methods[0].stageScale);
   assert.ok(cellSize(12, 12, 7) >= 14 && cellSize(12, 12, 7) < cellSize(3, 4, 1));
   assert.equal(cellSize(3, 4, 1), 40);
+  // 6 GPT-2-small maps: 4 fit a row at the smallest cell, so two rows of 3 with larger cells
+  assert.ok(balancedCellSize(12, 12, 6) > cellSize(12, 12, 4));
+  assert.equal(balancedCellSize(12, 12, 6), cellSize(12, 12, 3));
+  assert.equal(balancedCellSize(3, 4, 6), cellSize(3, 4, 6));
 });
 
 test('checkReportData names the bad field', () => {
