@@ -5,7 +5,7 @@ import { GPT2 } from '../model/gpt2';
 import { hookName } from '../model/hook-names';
 import { TraceBatch, TraceSet } from './batch';
 import {
-  DEFAULT_MAX_COPIES, DEFAULT_MEMORY_BUDGET_MB, HookPlan, PatchSpec, PositionName, PositionSel, PreparedBatch, Variant,
+  DEFAULT_MAX_COPIES, DEFAULT_MEMORY_BUDGET_MB, HookPlan, PositionName, PositionSel, PreparedBatch, Variant,
   copiesFor, copyMeans, disposePrepared, maskFor, mean, prepareBatch, selectedPositions, tiledPass,
 } from './batched';
 import { Scores, ScoreMetric, makeScores } from './scores';
@@ -195,7 +195,7 @@ export async function runPatchedVariants(model: GPT2, prepared: PreparedBatch[],
       const { base, source } = runs(p);
       const chunk = variants.slice(start % nV, start % nV + (end - start));
       const out = new Float64Array(chunk.length).fill(mean(base.ld));
-      const live = chunk.map((v, i) => i).filter((i) => !isNoop(bi, chunk[i]));
+      const live = chunk.map((_, i) => i).filter((i) => !isNoop(bi, chunk[i]));
       stats.skipped += chunk.length - live.length;
       if (!live.length) return out;
       const copiesVariants = live.map((i) => chunk[i]);
@@ -302,4 +302,3 @@ export function flatIndex(shape: number[], coord: number[]): number {
   return coord.reduce((acc, c, a) => acc * shape[a] + c, 0);
 }
 
-export type { PatchSpec };
