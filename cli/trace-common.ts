@@ -1,0 +1,97 @@
+// Shared by `plasticity trace` and `plasticity cmap`: backend, model loading, prompt sets, and scores as named rows.
+import { Command } from 'commander';
+import { BACKEND_CHOICES, BackendPreference, initBackend } from '../model/engine';
+import { loadModel, LoadedModel } from '../model/load';
+import { TraceSet } from '../tracing/batch';
+import { ioiTraceSet } from '../tracing/ioi-set';
+import { Scores, scoreAt, unflatten } from '../tracing/scores';
+import { CliError } from './errors';
+
+export interface PromptCliOptions {
+  n: string;
+  seed: string;
+  prompts?: string;
+  backend?: string;
+}
+
+export function addPromptOptions(cmd: Command): Command {
+  return cmd
+    .option('--n <n>', 'number of generated IOI prompts (clean + ABC-corrupted)', '64')
+    .option('--seed <seed>', 'seed of generated prompts', '12345')
+    .option('--prompts <file>', 'JSON lines {"clean", "corrupt", "io", "s"} instead of generated prompts')
+    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(', ')}`)
+    .option('--json', 'print JSON');
+}
+
+export function intOption(value: string, flag: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export async function inputError<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError((e as Error).message);
+  }
+}
+
+export async function setupBackend(opts: PromptCliOptions, who: string): Promise<string> {
+  if (opts.backend && !BACKEND_CHOICES.includes(opts.backend as BackendPreference)) {
+    throw new CliError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(opts.backend)}`);
+  }
+  return initBackend((opts.backend as BackendPreference | undefined) ?? 'auto', (m) => process.stderr.write(`${who}: ${m}\n`));
+}
+
+export async function loadModelFor(dir: string, flag: string): Promise<LoadedModel> {
+  return inputError(async () => {
+    try {
+      return await loadModel(dir);
+    } catch (e) {
+      throw new Error(`${flag} ${dir}: ${(e as Error).message}`);
+    }
+  });
+}
+
+export async function promptSet(opts: PromptCliOptions, loaded: LoadedModel): Promise<{ set: TraceSet; source: Record<string, unknown> }> {
+  const spec = opts.prompts ? { file: opts.prompts } : { n: intOption(opts.n, '--n', 1), seed: intOption(opts.seed, '--seed', 0) };
+  const { set, corruption } = await inputError(() => ioiTraceSet(spec, loaded.vocab));
+  return { set, source: { ...spec, corruption } };
+}
+
+/** Scores as one row per cell, each naming its coordinates (layer, head, position, …) and value. */
+export function scoreRows(s: Scores, extra: Record<string, Scores> = {}): Record<string, number | string | null>[] {
+  const rows: Record<string, number | string | null>[] = [];
+  for (let i = 0; i < s.values.length; i++) {
+    const coord = unflatten(s.shape, i);
+    const row: Record<string, number | string | null> = {};
+    s.axes.forEach((axis, a) => {
+      row[axis] = coord[a];
+      const label = s.labels?.[axis]?.[coord[a]];
+      if (label !== undefined) row[`${axis}_label`] = label;
+    });
+    const v = s.values[i];
+    row.value = Number.isNaN(v) ? null : v;
+    for (const [name, other] of Object.entries(extra)) {
+      const x = scoreAt(other, ...coord);
+      row[name] = Number.isNaN(x) ? null : x;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+export function printJsonOrTable(json: boolean | undefined, out: Record<string, unknown>, rows: Record<string, number | string | null>[], title: string): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`${title}\n`);
+  const top = [...rows].filter((r) => typeof r.value === 'number').sort((a, b) => Math.abs(b.value as number) - Math.abs(a.value as number)).slice(0, 15);
+  for (const r of top) {
+    const where = Object.entries(r).filter(([k]) => !['value'].includes(k) && typeof r[k] !== 'object').map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`).join(' ');
+    process.stdout.write(`  ${(r.value as number).toFixed(4).padStart(10)}  ${where}\n`);
+  }
+}
