@@ -6,7 +6,7 @@ import { hookName } from '../model/hook-names';
 import { TraceBatch, TraceSet } from './batch';
 import {
   DEFAULT_MAX_COPIES, DEFAULT_MEMORY_BUDGET_MB, HookPlan, PositionName, PositionSel, PreparedBatch, Variant,
-  copiesFor, copyMeans, disposePrepared, maskFor, mean, prepareBatch, selectedPositions, tiledPass,
+  copiesFor, copyMeans, fitToBudget, disposePrepared, maskFor, mean, prepareBatch, selectedPositions, tiledPass,
 } from './batched';
 import { Scores, ScoreMetric, makeScores } from './scores';
 import { SweepControl, fingerprint, runSweep } from './sweep';
@@ -247,20 +247,23 @@ export function promptSettings(set: TraceSet): Record<string, unknown> {
  * changed by any fine-tuning). Batching settings and the backend are left out: they change values only by float noise.
  */
 export function sweepKey(method: string, settings: Record<string, unknown>, model: GPT2, set: TraceSet): string {
-  const { memoryBudgetMB, maxCopies, backend, ...rest } = settings;
-  void memoryBudgetMB; void maxCopies; void backend;
+  const { memoryBudgetMB, maxCopies, backend, batches, ...rest } = settings;
+  void memoryBudgetMB; void maxCopies; void backend; void batches; // batching, not meaning: a resume may differ
   const small = Object.keys(model.params).filter((n) => /(ln_[12f]\.(weight|bias)|\.bias)$/.test(n)).sort();
   return fingerprint(method, JSON.stringify(rest), promptKey(set), ...small.map((n) => model.params[n].dataSync() as Float32Array));
 }
 
-/** Fingerprint of the prompts (all token ids and labels) for sweep keys. */
+/** Fingerprint of the prompts, row by row (token ids, labels, positions): the same however rows are batched. */
 export function promptKey(set: TraceSet): string {
-  return fingerprint(...set.flatMap((b) => [b.clean, b.corrupt, b.io, b.s, b.end, JSON.stringify(b.positions ?? null)]));
+  return fingerprint(...set.flatMap((b) => Array.from({ length: b.n }, (_, r) => JSON.stringify([
+    Array.from(b.clean.subarray(r * b.T, (r + 1) * b.T)), Array.from(b.corrupt.subarray(r * b.T, (r + 1) * b.T)),
+    b.io[r], b.s[r], b.end[r], b.positions?.[r] ?? null,
+  ]))));
 }
 
 /** Exact activation patching over a trace set. */
 export async function activationPatching(model: GPT2, input: TraceSet | TraceBatch, o: ActivationPatchingOptions): Promise<PatchingResult> {
-  const set = asSet(input);
+  const set = fitToBudget(model, asSet(input), o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB);
   if (!ACTIVATION_TARGETS.includes(o.target)) throw new Error(`target: expected one of ${ACTIVATION_TARGETS.join(', ')}, got '${o.target}'`);
   const direction = o.direction ?? 'noising';
   if (direction !== 'noising' && direction !== 'denoising') throw new Error(`direction: expected 'noising' or 'denoising', got '${direction}'`);

@@ -6,7 +6,7 @@ import { tf } from '../model/engine';
 import { GPT2 } from '../model/gpt2';
 import { HOOK_LN_FINAL, hookName } from '../model/hook-names';
 import { TraceBatch, TraceSet, tokensTensor } from './batch';
-import { PreparedBatch, RunCache, cacheRun, checkBatch, endLogitDiff, endRowsOf, mean } from './batched';
+import { PreparedBatch, RunCache, cacheRun, checkBatch, endLogitDiff, endRowsOf, fitToBudget, mean } from './batched';
 import { LOGIT_DIFF, NORMALISED_FORMULA, PatchDirection, asSet, modelSettings, promptSettings, weightedMean } from './activation';
 import { rankCorrelation } from './rank';
 import { Scores, makeScores } from './scores';
@@ -18,7 +18,11 @@ export interface AttributionOptions {
   perPosition?: boolean;
   /** Exact activation patching of the same components (patched LD or its normalised form): Spearman ρ is reported. */
   exact?: Scores;
+  /** Memory for one forward + backward (every layer's activations stay alive); larger batches are split by rows. */
+  memoryBudgetMB?: number;
 }
+
+export const DEFAULT_ATTRIBUTION_BUDGET_MB = 1024;
 
 export interface AttributionResult {
   /** Estimated change of the mean logit difference when the head's z is patched (the attribution score). */
@@ -84,7 +88,7 @@ function attributeBatch(model: GPT2, batch: TraceBatch, baseWhich: 'clean' | 'co
 
 /** Attribution patching of every head over a trace set. */
 export async function attributionPatching(model: GPT2, input: TraceSet | TraceBatch, o: AttributionOptions = {}): Promise<AttributionResult> {
-  const set = asSet(input);
+  const set = fitToBudget(model, asSet(input), o.memoryBudgetMB ?? DEFAULT_ATTRIBUTION_BUDGET_MB, 2 * model.config.n_layer);
   const direction = o.direction ?? 'noising';
   const zNames = Array.from({ length: model.config.n_layer }, (_, l) => hookName.z(l));
   const t0 = performance.now();

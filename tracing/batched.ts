@@ -300,6 +300,34 @@ export function bytesPerCopyLayer(model: GPT2, B: number, T: number): number {
   return 4 * B * T * (32 * d + 12 * m + 6 * H * T);
 }
 
+/** Rows [from, to) of a batch as a batch of its own. */
+export function sliceRows(b: TraceBatch, from: number, to: number): TraceBatch {
+  const T = b.T;
+  return {
+    n: to - from, T,
+    clean: b.clean.slice(from * T, to * T), corrupt: b.corrupt.slice(from * T, to * T),
+    io: b.io.slice(from, to), s: b.s.slice(from, to), end: b.end.slice(from, to),
+    template: b.template?.slice(from, to), positions: b.positions?.slice(from, to),
+  };
+}
+
+/** Splits batches into row ranges of at most maxRows prompts (prompt-weighted means are unchanged by this). */
+export function splitRows(set: TraceBatch[], maxRows: number): TraceBatch[] {
+  if (!(Number.isInteger(maxRows) && maxRows >= 1)) throw new Error(`splitRows: maxRows must be a positive integer, got ${maxRows}`);
+  return set.flatMap((b) => (b.n <= maxRows ? [b] : Array.from({ length: Math.ceil(b.n / maxRows) }, (_, i) => sliceRows(b, i * maxRows, Math.min(b.n, (i + 1) * maxRows)))));
+}
+
+/** Prompts per batch such that `layersAlive` layers of activations of one copy fit the budget (at least 1). */
+export function rowsForBudget(model: GPT2, T: number, budgetMB: number, layersAlive = 1): number {
+  if (!(budgetMB > 0)) throw new Error(`memoryBudgetMB: expected a positive number, got ${budgetMB}`);
+  return Math.max(1, Math.floor((budgetMB * 2 ** 20) / (layersAlive * bytesPerCopyLayer(model, 1, T))));
+}
+
+/** A set whose batches each fit the budget with one copy per pass. */
+export function fitToBudget(model: GPT2, set: TraceBatch[], budgetMB: number, layersAlive = 1): TraceBatch[] {
+  return set.flatMap((b) => splitRows([b], rowsForBudget(model, b.T, budgetMB, layersAlive)));
+}
+
 export const DEFAULT_MEMORY_BUDGET_MB = 256;
 export const DEFAULT_MAX_COPIES = 64;
 

@@ -10,7 +10,7 @@ import { hookName } from '../model/hook-names';
 import { TraceBatch, TraceSet } from './batch';
 import {
   DEFAULT_MAX_COPIES, DEFAULT_MEMORY_BUDGET_MB, HookPlan, PositionSel, PreparedBatch, Variant,
-  copiesFor, copyMeans, disposePrepared, maskFor, mean, prepareBatch, tiledPass,
+  copiesFor, copyMeans, fitToBudget, disposePrepared, maskFor, mean, prepareBatch, tiledPass,
 } from './batched';
 import { BatchingOptions, LOGIT_DIFF, PatchingStats, asSet, flatIndex, modelSettings, promptSettings, sweepKey, weightedMean } from './activation';
 import { Scores, makeScores } from './scores';
@@ -64,7 +64,7 @@ function receiverLabel(r: Receiver): string {
 }
 
 export async function pathPatching(model: GPT2, input: TraceSet | TraceBatch, o: PathPatchingOptions): Promise<PathPatchingResult> {
-  const set = asSet(input);
+  const set = fitToBudget(model, asSet(input), o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB);
   const { n_layer: L } = model.config;
   const zNames = Array.from({ length: L }, (_, l) => hookName.z(l));
   const prepared = set.map((b) => prepareBatch(model, b, zNames));

@@ -141,6 +141,10 @@ test('a prompt set of several lengths gives the prompt-weighted mean; per-index 
   assertClose(both.patched.values, r1.patched.values.map((v, i) => (2 * v + 5 * r2.patched.values[i]) / 7), 1e-5, 'weighted');
   assert.ok(Math.abs(both.clean - (2 * r1.clean + 5 * r2.clean) / 7) < 1e-6);
   assert.deepEqual(both.patched.settings.batches, [{ n: 2, T: 6 }, { n: 5, T: 9 }]);
+  // a memory budget below one batch splits it by rows: same scores
+  const split = await activationPatching(model, [b1, b2], { target: 'resid_pre', positions: ['END'], memoryBudgetMB: 0.15 });
+  assert.ok((split.patched.settings.batches as unknown[]).length > 2, 'batches were split');
+  assertClose(split.patched.values, both.patched.values, 1e-5, 'split by rows');
   await assert.rejects(activationPatching(model, [b1, b2], { target: 'attn_out' }), /one length/);
   await assert.rejects(activationPatching(model, b1, { target: 'head_z', layers: [3] }), /layers: 3/);
   model.dispose();

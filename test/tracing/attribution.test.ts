@@ -70,6 +70,9 @@ test('attribution on real corruptions: 2 forwards + 1 backward per batch, weight
   const a2 = await attributionPatching(model, b2);
   assertClose(attr.delta.values, a1.delta.values.map((v, i) => (3 * v + 5 * a2.delta.values[i]) / 8), 1e-6, 'prompt-weighted');
   assert.ok(Number.isFinite(attr.rankCorrelation!) && attr.rankCorrelation! > 0, `Spearman ${attr.rankCorrelation}`);
+  const split = await attributionPatching(model, [b1, b2], { memoryBudgetMB: 0.9 });
+  assert.ok(split.stats.forwards > 4, 'batches were split to fit the budget');
+  assertClose(split.delta.values, attr.delta.values, 1e-6, 'split by rows');
   assert.equal(attr.delta.metric.form, 'delta');
   assert.equal(tf.memory().numTensors, before, 'no tensors leak');
   model.dispose();
