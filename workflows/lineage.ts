@@ -3,6 +3,7 @@
 // and reused when the store holds it; otherwise its activity runs on the gpu (train, trace) or cpu queue.
 // Deterministic: no I/O, activity *types* only, all inputs from the workflow argument.
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   isCancellation,
   proxyActivities,
@@ -242,6 +243,9 @@ function activityProxies(input: LineageInput) {
       startToCloseTimeout: '24h',
       heartbeatTimeout: o.heartbeatTimeout ?? '60s',
       retry,
+      // Set explicitly: left unset, the command carries TRY_CANCEL (proto 0) despite the documented default, and a
+      // cancelled lineage would end before the stage has committed its cancel-point checkpoint.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     }),
     cpu: proxyActivities<LineageActivities>({ taskQueue: input.queues.cpu, startToCloseTimeout: '1h', retry }),
     validate: proxyActivities<LineageActivities>({
