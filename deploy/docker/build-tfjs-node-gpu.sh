@@ -113,10 +113,13 @@ pip_download() {
   python3 -m pip download --quiet --no-deps --only-binary=:all: --implementation cp --python-version 3.11 \
     "${PLATFORMS[@]}" --dest "$WHEELS" "$@"
 }
-TF_WHEEL="$(ls -1 "$WHEELS"/tensorflow-"$TF_VERSION"-*.whl 2>/dev/null | head -1 || true)"
+shopt -s nullglob
+first() { [[ $# -gt 0 ]] && printf '%s' "$1"; return 0; }
+TF_WHEEL="$(first "$WHEELS"/tensorflow-"$TF_VERSION"-*.whl)"
 if [[ -z "$TF_WHEEL" ]]; then
   pip_download "tensorflow==$TF_VERSION" || die "pip download tensorflow==$TF_VERSION failed (is PyPI reachable?)"
-  TF_WHEEL="$(ls -1 "$WHEELS"/tensorflow-"$TF_VERSION"-*.whl | head -1)"
+  TF_WHEEL="$(first "$WHEELS"/tensorflow-"$TF_VERSION"-*.whl)"
+  [[ -n "$TF_WHEEL" ]] || die "pip download produced no tensorflow-$TF_VERSION-*.whl in $WHEELS"
 fi
 log "tensorflow wheel: $(basename "$TF_WHEEL") ($(du -h "$TF_WHEEL" | cut -f1))"
 mapfile -t CUDA_REQS < <(python3 - "$TF_WHEEL" <<'PY'
@@ -214,7 +217,7 @@ if [[ $CUDA_WHEELS == 1 ]]; then ln -sfn "$PREFIX/nvidia" "$PKG/deps/nvidia"; fi
 
 # ---- 5. the addon, offline ----------------------------------------------------------------------------------------
 log "step 5/6: building the addon"
-rm -rf "$PKG/build" "$PKG/lib"
+rm -rf "${PKG:?}/build" "${PKG:?}/lib"
 npm_gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
 [[ -f "$npm_gyp" ]] && export npm_config_node_gyp="$npm_gyp"
 pregyp="$(cd "$PKG" && node -p "require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp')")"
@@ -222,7 +225,7 @@ if ! (cd "$PKG" && npm_config_nodedir="$NODE_PREFIX" node "$pregyp" install --bu
   tail -25 "$PREFIX/build.log" >&2
   die "building tfjs_binding.node failed; log in $PREFIX/build.log"
 fi
-built="$(ls -1 "$PKG"/lib/napi-v*/tfjs_binding.node 2>/dev/null | head -1 || true)"
+built="$(first "$PKG"/lib/napi-v*/tfjs_binding.node)"
 [[ -n "$built" ]] || die "no lib/napi-v*/tfjs_binding.node after the build (see $PREFIX/build.log)"
 if ldd "$built" | grep 'not found' >&2; then die "$built has unresolved shared libraries"; fi
 log "built ${built#"$PROJECT/"}"

@@ -6,7 +6,7 @@ set -eu
 : "${AWS_ACCESS_KEY_ID:?AWS_ACCESS_KEY_ID must be set (deploy/.env)}"
 : "${AWS_SECRET_ACCESS_KEY:?AWS_SECRET_ACCESS_KEY must be set (deploy/.env)}"
 case "$AWS_ACCESS_KEY_ID$AWS_SECRET_ACCESS_KEY" in
-  *'"'*|*'\'*) echo "seaweedfs-start: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY must not contain \" or \\" >&2; exit 2 ;;
+  *\"*|*\\*) echo "seaweedfs-start: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY must not contain \" or \\" >&2; exit 2 ;;
 esac
 DATA_DIR="${SEAWEEDFS_DATA_DIR:-/data}"
 CONFIG_DIR="$(mktemp -d)"

@@ -396,7 +396,7 @@ describe('images', () => {
       assert.match(text, /^ARG DEBIAN_RELEASE=bookworm$/m);
       assert.match(text, /npm ci\b/);
       const last = finalStage(text);
-      assert.match(last, /^USER node$/m, `${name}: the runtime stage must drop root`);
+      assert.match(last, /^USER [1-9]\d*:[1-9]\d*$/m, `${name}: the runtime stage must drop root (numeric, for runAsNonRoot)`);
       assert.match(last, /ca-certificates/);
       assert.match(last, /NODE_OPTIONS=--max-old-space-size=/);
       assert.match(last, /^ENTRYPOINT \["tini", "--", "node", "dist\/workers\/main\.js"\]$/m);
