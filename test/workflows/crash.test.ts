@@ -1,7 +1,8 @@
 // Crash recovery: the gpu worker runs as a separate process (node dist/workers/main.js); it is SIGKILLed while the
 // base model trains, after at least one checkpoint manifest is in the store. A new worker process picks up the
 // retried attempt, which resumes from that checkpoint (step > 0), and the final weights equal those of the same
-// training run done without interruption.
+// training run done without interruption. That worker is then stopped with SIGTERM while the corrupt stage trains:
+// it checkpoints at the next step, exits cleanly, and a third worker continues from there.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,6 +13,7 @@ import { openStore } from '../../store/open';
 import { runTrainJob } from '../../train/offthread';
 import type { TrainStageInput } from '../../activities/train';
 import { startLineage } from '../../temporal/lineage-client';
+import { progressQuery } from '../../shared/lineage';
 import { projectRoot } from '../../temporal/project-root';
 import { connectTemporal, temporalSettings, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../lineage/helpers';
 import type { RunningWorkers } from '../../workers/run-worker';
@@ -48,10 +50,10 @@ after(async () => {
   await ctx?.close();
 });
 
-test('SIGKILL of the gpu worker mid-training: the retry resumes from the checkpoint and ends with the same weights', async () => {
+test('SIGKILL of the gpu worker mid-training: the retry resumes from the checkpoint with the same final weights; SIGTERM checkpoints and exits', async () => {
   const storeDir = tmpDir('crash-store');
   const store = openStore(storeDir);
-  const loaded = tinyConfig(storeDir, ['model.train.steps=120', 'checkpoint_every=10']);
+  const loaded = tinyConfig(storeDir, ['model.train.steps=120', 'checkpoint_every=10', 'corrupt.epochs=12']);
   const first = gpuWorkerProcess();
   const started = await startLineage(ctx.client, loaded, {
     queues: prefix,
@@ -71,14 +73,24 @@ test('SIGKILL of the gpu worker mid-training: the retry resumes from the checkpo
   assert.ok(killedAfter > 0 && killedAfter < 120, `killed after step ${killedAfter}, before the end`);
 
   const second = gpuWorkerProcess();
+  // Graceful stop while the corrupt stage trains: the job checkpoints at its next step and the process exits 0.
+  const corrupt = await waitFor('the corrupt stage to report progress', async () => {
+    const p = await started.handle.query(progressQuery);
+    return p.stages.find((s) => s.stage === 'corrupt' && s.status === 'running' && (s.step ?? 0) > 0);
+  }, 300_000);
+  second.child.kill('SIGTERM');
+  await exited(second.child);
+  assert.equal(second.child.exitCode, 0, `the second worker shut down cleanly:\n${second.output()}`);
+  const third = gpuWorkerProcess();
   const result = await started.handle.result().catch((err: Error) => {
-    throw new Error(`${err.message}\n--- second worker output ---\n${second.output()}`);
+    throw new Error(`${err.message}\n--- third worker output ---\n${third.output()}`);
   });
   const base = result.stages.base;
   assert.equal(base.metrics.steps, 120);
   assert.ok(base.metrics.resumedFromStep >= killedAfter, `the retried attempt resumed from step ${base.metrics.resumedFromStep} (>= ${killedAfter})`);
   assert.ok(base.metrics.resumedFromStep < 120, 'it resumed mid-run, not from the final checkpoint');
   assert.ok(Object.values(result.statuses).every((s) => s === 'done'), 'the lineage completed after the crash');
+  assert.ok(result.stages.corrupt.metrics.resumedFromStep >= corrupt.step!, `corrupt resumed from step ${result.stages.corrupt.metrics.resumedFromStep} (stopped after ${corrupt.step})`);
 
   // The history shows the retry: the base training activity completed on attempt >= 2.
   const history = await started.handle.fetchHistory();
@@ -103,7 +115,7 @@ test('SIGKILL of the gpu worker mid-training: the retry resumes from the checkpo
   const sha = createHash('sha256').update(fs.readFileSync(path.join(out, 'final', 'model.safetensors'))).digest('hex');
   assert.equal(base.weights?.checkpoint, sha, 'resumed weights equal the uninterrupted run\'s');
 
-  second.child.kill('SIGTERM');
-  await exited(second.child);
-  assert.equal(second.child.exitCode, 0, `the second worker shut down cleanly:\n${second.output()}`);
+  third.child.kill('SIGTERM');
+  await exited(third.child);
+  assert.equal(third.child.exitCode, 0, `the third worker shut down cleanly:\n${third.output()}`);
 });
