@@ -83,15 +83,20 @@ function startWorker(role: QueueRole, spec: WorkerSpec): WorkerProcess {
   return { role, child, output: () => output, exited };
 }
 
-/** Resolves once the worker logs that it polls its queue; rejects if it exits first or takes too long. */
+/** Resolves once Temporal lists the worker process (by its identity) as a poller of its queue. */
 async function polling(worker: WorkerProcess, queue: string, timeoutMs = 180_000): Promise<void> {
+  const identity = `${worker.child.pid}@${os.hostname()}`;
+  const { TaskQueueType } = temporal.api.enums.v1;
+  const taskQueueType = worker.role === 'orchestrator' ? TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW : TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void worker.exited.then(() => (exited = true));
-  while (!worker.output().includes(`workers: polling ${queue}`)) {
+  for (;;) {
+    const { pollers } = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: queue }, taskQueueType });
+    if ((pollers ?? []).some((p) => p.identity === identity)) return;
     if (exited) throw new Error(`the ${worker.role} worker exited before polling ${queue}:\n${worker.output()}`);
-    if (Date.now() > deadline) throw new Error(`the ${worker.role} worker did not poll ${queue} within ${timeoutMs} ms:\n${worker.output()}`);
-    await new Promise((r) => setTimeout(r, 200));
+    if (Date.now() > deadline) throw new Error(`the ${worker.role} worker (${identity}) did not poll ${queue} within ${timeoutMs} ms:\n${worker.output()}`);
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
