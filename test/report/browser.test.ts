@@ -11,7 +11,7 @@ import { collectReportData } from '../../report/collect';
 import type { ReportData } from '../../report/data';
 import { renderReport } from '../../report/render';
 import { projectRoot } from '../../temporal/project-root';
-import { buildSyntheticLineage, N_HEAD, N_LAYER, runningProgress, SYNTHETIC_CONFIG, type SyntheticLineage } from './synthetic-lineage';
+import { N_HEAD, N_LAYER, runningProgress, SYNTHETIC_CONFIG, syntheticFixture } from './synthetic-lineage';
 
 // The page functions below run in the browser; the project compiles without DOM types, so these stand in for them.
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -21,7 +21,7 @@ declare const document: any;
 const CHROMIUM = '/usr/bin/chromium';
 const OUT = path.join(projectRoot(), 'test-output', 'report');
 
-let lineage: SyntheticLineage;
+const fx = syntheticFixture({ uiUrl: 'http://localhost:8233/namespaces/default/workflows/x' });
 let context: BrowserContext;
 let userDataDir: string;
 
@@ -30,7 +30,6 @@ before(async () => {
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get update && apt-get install -y chromium); .ci/run does this`);
   }
   fs.mkdirSync(OUT, { recursive: true });
-  lineage = await buildSyntheticLineage();
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plasticity-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -44,7 +43,6 @@ before(async () => {
 after(async () => {
   await context?.close();
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-  if (lineage) fs.rmSync(lineage.root, { recursive: true, force: true });
 });
 
 interface Opened {
@@ -120,7 +118,7 @@ function expectedHeatmaps(d: ReportData): number {
 }
 
 test('the full lineage report renders every chart without errors', async () => {
-  const data = await collectReportData(lineage.store, { workflowId: lineage.workflowId, result: lineage.result, config: SYNTHETIC_CONFIG, codeVersion: '0.1.0+abc123', uiUrl: 'http://localhost:8233/namespaces/default/workflows/x' });
+  const data = fx.data;
   const { page, problems } = await open(renderReport(data), 'report-full');
   try {
     const charts = await chartStates(page);
@@ -170,8 +168,8 @@ test('the full lineage report renders every chart without errors', async () => {
 });
 
 test('a running lineage renders its partial report without errors', async () => {
-  const { progress, stages } = runningProgress(lineage);
-  const data = await collectReportData(lineage.store, { workflowId: lineage.workflowId, progress, stages, config: SYNTHETIC_CONFIG });
+  const { progress, stages } = runningProgress(fx.lineage);
+  const data = await collectReportData(fx.lineage.store, { workflowId: fx.lineage.workflowId, progress, stages, config: SYNTHETIC_CONFIG });
   const { page, problems } = await open(renderReport(data), 'report-running');
   try {
     const charts = await chartStates(page);

@@ -5,7 +5,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 import type { ModelConfig } from '../../model/config';
+import type { ReportActivityInput } from '../../report/activity-entry';
+import { collectReportData, type CollectInput } from '../../report/collect';
+import type { ReportData } from '../../report/data';
 import { ContentStore, LocalBackend, type ArtifactStore } from '../../store';
 import type { LineageProgress, LineageResult, StageKind, StageOutput } from '../../shared/lineage';
 import type { ArtifactRef } from '../../shared/types';
@@ -274,4 +278,43 @@ export function runningProgress(l: SyntheticLineage): { progress: LineageProgres
     ],
   };
   return { progress, stages };
+}
+
+export const CODE_VERSION = '0.1.0+abc123';
+
+/** The report data of the completed synthetic lineage (extra fields override the defaults). */
+export function collectSynthetic(l: SyntheticLineage, extra: Partial<CollectInput> = {}): Promise<ReportData> {
+  return collectReportData(l.store, { workflowId: l.workflowId, result: l.result, config: SYNTHETIC_CONFIG, codeVersion: CODE_VERSION, ...extra });
+}
+
+/** What the lineage's report activity would pass for the synthetic lineage. */
+export function reportActivityInput(l: SyntheticLineage): ReportActivityInput {
+  return {
+    workflowId: l.workflowId,
+    name: l.result.name,
+    configHash: l.result.configHash,
+    codeVersion: CODE_VERSION,
+    config: SYNTHETIC_CONFIG,
+    stages: l.result.stages,
+    statuses: l.result.statuses,
+    startedAt: l.result.startedAt,
+  };
+}
+
+export interface SyntheticFixture {
+  lineage: SyntheticLineage;
+  data: ReportData;
+}
+
+/** Registers before/after hooks that build the lineage and its report data, and remove the temp folder. */
+export function syntheticFixture(extra: Partial<CollectInput> = {}): SyntheticFixture {
+  const fx = {} as SyntheticFixture;
+  before(async () => {
+    fx.lineage = await buildSyntheticLineage();
+    fx.data = await collectSynthetic(fx.lineage, extra);
+  });
+  after(() => {
+    if (fx.lineage) fs.rmSync(fx.lineage.root, { recursive: true, force: true });
+  });
+  return fx;
 }
