@@ -70,7 +70,7 @@ export function scoreRows(s: Scores, extra: Record<string, Scores> = {}): Record
     s.axes.forEach((axis, a) => {
       row[axis] = coord[a];
       const label = s.labels?.[axis]?.[coord[a]];
-      if (label !== undefined) row[`${axis}_label`] = label;
+      if (label !== undefined && label !== String(coord[a])) row[`${axis}_label`] = label;
     });
     const v = s.values[i];
     row.value = Number.isNaN(v) ? null : v;
@@ -83,13 +83,14 @@ export function scoreRows(s: Scores, extra: Record<string, Scores> = {}): Record
   return rows;
 }
 
-export function printJsonOrTable(json: boolean | undefined, out: Record<string, unknown>, rows: Record<string, number | string | null>[], title: string): void {
+/** Prints the JSON document, or the 15 scores furthest from `baseline` (e.g. the unpatched logit difference). */
+export function printJsonOrTable(json: boolean | undefined, out: Record<string, unknown>, rows: Record<string, number | string | null>[], title: string, baseline = 0): void {
   if (json) {
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     return;
   }
   process.stdout.write(`${title}\n`);
-  const top = [...rows].filter((r) => typeof r.value === 'number').sort((a, b) => Math.abs(b.value as number) - Math.abs(a.value as number)).slice(0, 15);
+  const top = [...rows].filter((r) => typeof r.value === 'number').sort((a, b) => Math.abs((b.value as number) - baseline) - Math.abs((a.value as number) - baseline)).slice(0, 15);
   for (const r of top) {
     const where = Object.entries(r).filter(([k]) => !['value'].includes(k) && typeof r[k] !== 'object').map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`).join(' ');
     process.stdout.write(`  ${(r.value as number).toFixed(4).padStart(10)}  ${where}\n`);

@@ -5,7 +5,6 @@ import { attributionPatching } from '../../tracing/attribution';
 import { directLogitAttribution } from '../../tracing/dla';
 import { ABLATIONS, Ablation, knockoutSweep } from '../../tracing/knockout';
 import { pathPatching } from '../../tracing/path';
-import { scoresToJson } from '../../tracing/scores';
 import { CliError } from '../errors';
 import { addPromptOptions, inputError, loadModelFor, printJsonOrTable, PromptCliOptions, promptSet, scoreRows, setupBackend } from '../trace-common';
 
@@ -67,8 +66,9 @@ export function register(program: Command): void {
       out = { metric: r.heads.metric, logitDiff: r.logitDiff, components: r.components, closureError: r.closureError, settings: r.heads.settings };
     }
     const doc = { model: opts.model, method, backend, prompts: source, seconds: (Date.now() - t0) / 1000, ...out, scores: rows };
-    printJsonOrTable(opts.json, doc, rows, `${method} on ${opts.model} (${backend}): top scores by |value|`);
+    const baseline = method === 'activation' || method === 'path' ? (out.clean as number) : 0;
+    const title = `${method} on ${opts.model} (${backend}): the 15 scores that moved most${baseline ? ` from the unpatched ${baseline.toFixed(3)}` : ''}`;
+    printJsonOrTable(opts.json, doc, rows, title, baseline);
     model.dispose();
-    void scoresToJson;
   });
 }

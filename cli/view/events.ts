@@ -100,7 +100,7 @@ export function formatEventLine(e: ViewEvent): string {
       if (e.loss !== undefined) parts.push(`loss ${formatNumber(e.loss)}`);
       if (e.attempt) parts.push(`(attempt ${e.attempt}${e.resumedFromStep ? `, resumed at step ${e.resumedFromStep}` : ''})`);
       else if (e.resumedFromStep) parts.push(`(resumed at step ${e.resumedFromStep})`);
-      if (e.error) parts.push(`: ${e.error.split('\n')[0]}`);
+      if (e.error && e.error !== e.status) parts.push(`(${e.error.split('\n')[0]})`);
       return parts.join(' ');
     }
     case 'progress':

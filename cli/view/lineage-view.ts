@@ -21,7 +21,7 @@ export interface LineageView {
   update(progress: LineageProgress): void;
   /** A message that is not part of the progress (e.g. "waiting for a worker"). */
   log(message: string): void;
-  /** The final line/event; leaves the last tty frame on screen. */
+  /** The final JSON event; leaves the last tty frame on screen; nothing in lines mode (the caller prints a summary). */
   end(info: EndInfo): void;
 }
 
@@ -64,7 +64,7 @@ export function createLineageView(options: LineageViewOptions = {}): LineageView
         region.finish();
         return;
       }
-      writeEvents(stream, mode as 'lines' | 'json', [{ type: 'end', ...info }]);
+      if (mode === 'json') writeEvents(stream, mode, [{ type: 'end', ...info }]);
     },
   };
 }
