@@ -164,7 +164,7 @@ describe('progress events (no TTY, --json)', () => {
     assert.equal(formatEventLine({ type: 'stage', stage: 'base', status: 'cached' }), 'base: cached (reused from the store)');
     assert.equal(formatEventLine({ type: 'stage', stage: 'corrupt', status: 'running', attempt: 2, resumedFromStep: 50 }), 'corrupt: running (attempt 2, resumed at step 50)');
     assert.equal(formatEventLine({ type: 'progress', stage: 'corrupt', step: 60, total: 200, fraction: 0.3, loss: 0.25, etaSeconds: 90 }), 'corrupt: step 60/200 30% loss 0.25 ETA 1m30s');
-    assert.equal(formatEventLine({ type: 'stage', stage: 'trace', status: 'failed', error: 'bad\nstack' }), 'trace: failed : bad');
+    assert.equal(formatEventLine({ type: 'stage', stage: 'trace', status: 'failed', error: 'bad\nstack' }), 'trace: failed (bad)');
     assert.equal(formatEventLine({ type: 'end', status: 'completed', exitCode: 0, 'logit_diff.finetune': 3.14159 }), 'finished: completed  exitCode 0  logit_diff.finetune 3.142');
   });
 
@@ -188,6 +188,30 @@ describe('createLineageView', () => {
     assert.deepEqual(events.filter((e) => e.type === 'stage').map((e) => (e as { stage: string }).stage), ['base', 'finetune', 'trace-finetune-e1', 'corrupt', 'compare']);
     assert.ok(events.some((e) => e.type === 'progress' && e.step === 120 && e.etaSeconds === 65));
     assert.deepEqual(events[events.length - 1], { type: 'end', status: 'cancelled', exitCode: 4 });
+  });
+
+  it('lines mode prints the start, each transition once, and leaves the end to the caller', () => {
+    const out = sink();
+    const view = createLineageView({ mode: 'lines', stream: out, intervalMs: 60_000 });
+    view.start({ workflowId: 'wf-1', uiUrl: 'http://ui' });
+    const running = snapshot();
+    view.update(running);
+    view.update(running); // nothing changed: nothing printed
+    const next = snapshot();
+    next.stages[3] = { ...next.stages[3], status: 'done', finishedAt: iso(540) };
+    next.stages[4] = { ...next.stages[4], status: 'running', startedAt: iso(540) };
+    view.update(next);
+    view.end({ status: 'completed', exitCode: 0 });
+    assert.deepEqual(out.text.trimEnd().split('\n'), [
+      'started wf-1  UI http://ui',
+      'base: done after 1m12s loss 2.011',
+      'finetune: cached (reused from the store)',
+      'trace-finetune-e1: failed (out of memory)',
+      'corrupt: running',
+      'compare: cancelled (cancelled by user)',
+      'corrupt: done after 1m00s loss 2.346',
+      'retrain: running',
+    ]);
   });
 
   it('tty mode redraws the frame in place', () => {
