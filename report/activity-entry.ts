@@ -46,6 +46,7 @@ export async function buildAndStoreReport(store: ArtifactStore, input: ReportAct
 
 /** As buildAndStoreReport, also returning the stored ReportData ref and the index key. */
 export async function buildAndStoreReportWithData(store: ArtifactStore, input: ReportActivityInput): Promise<StoredReport> {
+  const finishedAt = input.finishedAt ?? new Date().toISOString();
   const data = await collectReportData(store, {
     workflowId: input.workflowId,
     name: input.name,
@@ -54,15 +55,23 @@ export async function buildAndStoreReportWithData(store: ArtifactStore, input: R
     config: input.config,
     stages: input.stages,
     statuses: input.statuses,
-    progress: input.progress,
+    progress: input.progress && reportStageDone(input.progress, finishedAt),
     compare: input.compare,
     headline: input.headline,
     status: input.status ?? 'completed',
     startedAt: input.startedAt,
-    finishedAt: input.finishedAt ?? new Date().toISOString(),
+    finishedAt,
     uiUrl: input.uiUrl,
   });
   return storeReport(store, data);
+}
+
+/** The running report stage is the one writing this report: it shows as done. */
+function reportStageDone(progress: LineageProgress, finishedAt: string): LineageProgress {
+  return {
+    ...progress,
+    stages: progress.stages.map((s) => (s.kind === 'report' && s.status === 'running' ? { ...s, status: 'done', finishedAt } : s)),
+  };
 }
 
 /** Renders ReportData and stores the HTML, the data and (with a workflow id) the index. */

@@ -117,3 +117,22 @@ test('buildAndStoreReport stores report.html, the data and an index readable by 
   assert.ok(saved.restoration, 'compare artifact found through stages.compare');
   assert.equal(await readReportIndex(fx.lineage.store, 'no-such-run'), undefined);
 });
+
+test('the report stage writing the report shows as done in it', async () => {
+  const { progress } = runningProgress(fx.lineage);
+  const order = Object.keys(fx.lineage.result.stages);
+  const atReport = {
+    ...progress,
+    current: 'report',
+    stages: [
+      ...order.map((n) => ({ stage: n, kind: fx.lineage.result.stages[n].kind, status: fx.lineage.result.statuses[n], startedAt: fx.lineage.result.stages[n].startedAt, finishedAt: fx.lineage.result.stages[n].finishedAt })),
+      { stage: 'report', kind: 'report' as const, status: 'running' as const, startedAt: fx.lineage.result.finishedAt },
+    ],
+  };
+  const stored = await buildAndStoreReportWithData(fx.lineage.store, { ...reportActivityInput(fx.lineage), progress: atReport });
+  const saved = checkReportData(JSON.parse((await fx.lineage.store.getBlob(stored.data)).toString('utf8')), 'stored data');
+  const report = saved.stages.find((s) => s.name === 'report')!;
+  assert.equal(report.status, 'done');
+  assert.ok(saved.edges.some((e) => e.from === 'compare' && e.to === 'report'));
+  assert.equal(saved.stages.find((s) => s.name === 'retrain')!.status, 'done');
+});
