@@ -110,9 +110,8 @@ export async function benchTracing(opts: TracingBenchOptions = {}): Promise<Reco
     const layerForwards = (layers ?? [...Array(config.n_layer).keys()]).reduce((a, l) => a + config.n_head * (config.n_layer - l), 0);
     log(`${backend}: exact sweep ${round(sweep.ms)} ms (${exact.stats.passes} passes)`);
 
-    await attributionPatching(model, batch); // warm-up
+    let attr = await attributionPatching(model, batch); // warm-up
     const runs: { ms: number; cpuMs: number }[] = [];
-    let attr = await attributionPatching(model, batch);
     for (let i = 0; i < (opts.attributionRepeats ?? 3); i++) {
       const t = await timed(() => attributionPatching(model, batch));
       runs.push(t);
