@@ -67,7 +67,7 @@ interface LsOptions {
   experiment?: string;
   stage?: string;
   model?: string;
-  status: string[];
+  status?: string[];
   limit: string;
   json?: boolean;
 }
@@ -79,7 +79,7 @@ export function register(program: Command): void {
     .option('--experiment <name>', 'experiment name (PlasticityExperiment)')
     .option('--stage <stage>', 'current or last stage (PlasticityStage), e.g. corrupt')
     .option('--model <model>', 'model (PlasticityModel)')
-    .option('--status <list>', 'running, completed, failed, cancelled, terminated, timed-out (comma-separated or repeated)', collectList, [] as string[])
+    .option('--status <list>', 'running, completed, failed, cancelled, terminated, timed-out (comma-separated or repeated)', collectList)
     .option('--limit <n>', 'at most this many runs', '20')
     .option('--json', 'print a JSON array')
     .action(async (opts: LsOptions) => {
@@ -115,7 +115,7 @@ export function register(program: Command): void {
     });
 }
 
-function collectList(value: string, previous: string[]): string[] {
+function collectList(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 

@@ -17,7 +17,7 @@ import { openSession } from '../lineage-session';
 import { queuePrefix, queuesFor } from '../options';
 
 export interface RunOptions {
-  set: string[];
+  set?: string[];
   detach?: boolean;
   json?: boolean;
   worker: boolean;
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .command('run')
     .description('run a lineage (finetune → trace → corrupt → trace → retrain → trace → compare) on Temporal')
     .argument('[config]', 'experiment config, YAML or JSON (default: configs/default.yaml)')
-    .option('--set <key=value>', 'override one config field, e.g. finetune.epochs=[1,2] (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--set <key=value>', 'override one config field, e.g. finetune.epochs=[1,2] (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--detach', 'return once the run has started (needs a server that outlives this command)')
     .option('--json', 'machine-readable output: one JSON event per line')
     .option('--no-worker', 'do not run workers in this process (default: run them when the server is local)')
@@ -59,7 +59,7 @@ export function register(program: Command): void {
         'Worker: this process runs workers for all queues when the server is local, unless --no-worker or --detach.',
     )
     .action(async (file: string | undefined, opts: RunOptions) => {
-      const loaded = await loadRunConfig(file, opts.set);
+      const loaded = await loadRunConfig(file, opts.set ?? []);
       const prefix = queuePrefix(opts.queuePrefix);
       const queues = queuesFor(prefix);
       const log = (m: string) => process.stderr.write(`${m}\n`);
