@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv);
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string };
-    if (err.code?.startsWith('commander.')) process.exit(err.exitCode ?? 2);
+    if (err.code?.startsWith('commander.')) process.exit(err.exitCode === 0 ? 0 : 2); // help/version: 0; usage errors: 2
     console.error(`plasticity: ${err.message ?? String(e)}`);
     process.exit(typeof err.exitCode === 'number' ? err.exitCode : 1);
   }

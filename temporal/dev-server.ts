@@ -156,7 +156,8 @@ interface SpawnedServer {
 function spawnServer(binary: string, args: string[], log: NodeJS.WritableStream | undefined): SpawnedServer {
   // TEMPORAL_* client settings (address, TLS, API key) are meant for clients, not for the server.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_')));
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  // Own process group: a terminal Ctrl-C reaches the CLI (which checkpoints and stops the server), not the server first.
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
   const lines: string[] = [];
   const collect = (chunk: Buffer) => {
     lines.push(...chunk.toString().split('\n').filter((line) => line.trim()));
