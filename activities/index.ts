@@ -6,6 +6,7 @@ import { importModelActivity } from './base';
 import { lookupStage, type LookupStageInput, type LookupStageResult } from './cache';
 import { compareActivity } from './compare';
 import { mapErrors } from './errors';
+import { reportActivity } from './report';
 import { traceActivity } from './trace';
 import { trainActivity } from './train';
 import { validateConfigActivity } from './validate';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     trainStage: trainActivity(store, deps.shutdownSignal),
     traceStage: traceActivity(store, deps.shutdownSignal),
     compareStage: compareActivity(store),
+    reportStage: reportActivity(store),
   };
 }
 
@@ -44,5 +46,6 @@ export type { LookupStageInput, LookupStageResult } from './cache';
 export type { TrainStageInput } from './train';
 export type { TraceStageInput } from './trace';
 export type { CompareStageInput } from './compare';
+export type { ReportStageInput } from './report';
 export type { ImportModelInput } from './base';
 export type { ValidateConfigInput, ValidateConfigResult } from './validate';

@@ -25,6 +25,7 @@ export async function runLineageLocally(loaded: LoadedConfig, opts: LocalLineage
     train: call(acts.trainStage, 'trainStage'),
     trace: call(acts.traceStage, 'traceStage'),
     compare: call(acts.compareStage, 'compareStage'),
+    report: call(acts.reportStage, 'reportStage'),
   };
   const input = { config: loaded.config, configHash: loaded.hash, codeVersion: opts.codeVersion, queues: taskQueues('local') };
   return runLineageStages(input, runner, {
@@ -34,5 +35,6 @@ export async function runLineageLocally(loaded: LoadedConfig, opts: LocalLineage
       opts.onStage?.(stage, 'failed');
       return err;
     },
+    optionalFailed: () => false,
   });
 }

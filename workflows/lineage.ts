@@ -1,5 +1,5 @@
 // The lineage workflow: runs the stage sequence of workflows/stages.ts with activity proxies — train and trace on
-// the gpu queue, validation, cache lookups, model import and compare on the cpu queue — and keeps the live state:
+// the gpu queue, validation, cache lookups, model import, compare and report on the cpu queue — and keeps the live state:
 // the `progress` query, the Web UI's current details and the stage/progress search attributes.
 // Deterministic: no I/O, activity *types* only, all inputs from the workflow argument.
 import {
@@ -58,6 +58,7 @@ export async function lineageWorkflow(input: LineageInput): Promise<LineageResul
     train: (args, summary) => acts.gpu.trainStage.executeWithOptions({ summary }, [args]),
     trace: (args, summary) => acts.gpu.traceStage.executeWithOptions({ summary }, [args]),
     compare: (args, summary) => acts.cpu.compareStage.executeWithOptions({ summary }, [args]),
+    report: (args, summary) => acts.report.reportStage.executeWithOptions({ summary }, [args]),
   };
   const observer: StageObserver = {
     running(stage, key) {
@@ -75,6 +76,13 @@ export async function lineageWorkflow(input: LineageInput): Promise<LineageResul
       publish(true);
       return cancelled ? err : stageFailure(stage, err);
     },
+    optionalFailed(stage, err) {
+      if (isCancellation(err)) return false;
+      state.failed(stage, 'failed', rootMessage(err));
+      publish(true);
+      return true;
+    },
+    progress: () => state.snapshot(),
   };
 
   const result = await runLineageStages(input, runner, observer);
@@ -104,6 +112,7 @@ function activityProxies(input: LineageInput) {
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     }),
     cpu: proxyActivities<LineageActivities>({ taskQueue: input.queues.cpu, startToCloseTimeout: '1h', retry }),
+    report: proxyActivities<LineageActivities>({ taskQueue: input.queues.cpu, startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } }),
     validate: proxyActivities<LineageActivities>({
       taskQueue: input.queues.cpu,
       startToCloseTimeout: '2m',

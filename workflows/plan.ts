@@ -113,5 +113,6 @@ export function planStages(config: ExperimentConfig): PlannedStage[] {
     { name: 'retrain', kind: 'train', weight: trainWeight(stepsFor(config, config.retrain.epochs, config.retrain.train.batch_size), config.retrain.train.batch_size) },
     trace('retrain'),
     { name: 'compare', kind: 'compare', weight: 1 },
+    { name: 'report', kind: 'report', weight: 1 },
   ];
 }

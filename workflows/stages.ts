@@ -1,5 +1,5 @@
 // The lineage's stage sequence, independent of how stages run: validate → base → finetune (epoch checkpoints) →
-// trace each → corrupt → trace → retrain → trace → compare. Every stage is first looked up in the stage cache
+// trace each → corrupt → trace → retrain → trace → compare → report. Every stage is first looked up in the stage cache
 // (key = parents + stage config + code version) and reused when the store holds it. The workflow runs this with
 // activity proxies (workflows/lineage.ts); activities/local-lineage.ts runs it with direct calls, without Temporal.
 // Pure and deterministic: no I/O, types only from the activities.
@@ -8,12 +8,14 @@ import type {
   ImportModelInput,
   LookupStageInput,
   LookupStageResult,
+  ReportStageInput,
   TraceStageInput,
   TrainStageInput,
   ValidateConfigInput,
   ValidateConfigResult,
 } from '../activities';
-import type { LineageInput, LineageResult, StageKind, StageOutput } from '../shared/lineage';
+import type { ArtifactRef } from '../shared/types';
+import type { LineageInput, LineageProgress, LineageResult, StageKind, StageOutput } from '../shared/lineage';
 import {
   cleanLabel,
   finetuneCadence,
@@ -35,6 +37,7 @@ export interface StageRunner {
   train(input: TrainStageInput, summary: string): Promise<StageOutput>;
   trace(input: TraceStageInput, summary: string): Promise<StageOutput>;
   compare(input: CompareStageInput, summary: string): Promise<StageOutput>;
+  report(input: ReportStageInput, summary: string): Promise<{ report: ArtifactRef; data: ArtifactRef }>;
 }
 
 /** Stage transitions; `failed` returns the error to throw. */
@@ -42,6 +45,10 @@ export interface StageObserver {
   running(stage: string, key?: string): void;
   finished(stage: string, output: StageOutput, cached: boolean): void;
   failed(stage: string, err: unknown): unknown;
+  /** Records the failure of a stage the lineage can do without (the report); false = it is fatal after all. */
+  optionalFailed(stage: string, err: unknown): boolean;
+  /** The live progress, when the runner keeps one (passed to the report). */
+  progress?(): LineageProgress;
 }
 
 export async function runLineageStages(input: LineageInput, runner: StageRunner, observer: StageObserver): Promise<LineageResult> {
@@ -186,12 +193,40 @@ export async function runLineageStages(input: LineageInput, runner: StageRunner,
     ),
   );
 
+  // The report: a view of everything above; the lineage stands without it if rendering fails.
+  let report: ArtifactRef | undefined;
+  observer.running('report');
+  try {
+    const stored = await runner.report(
+      {
+        store: storeUrl,
+        name: config.name,
+        configHash: input.configHash,
+        codeVersion,
+        config,
+        stages: outputs,
+        statuses,
+        ...(observer.progress ? { progress: observer.progress() } : {}),
+        compare: compare.outputs.compare,
+        headline: compare.metrics,
+        startedAt,
+      },
+      'report: render the HTML report into the store',
+    );
+    report = stored.report;
+    const output: StageOutput = { stage: 'report', kind: 'report', key: '', outputs: { ...stored }, artifacts: [stored.report, stored.data], metrics: {}, startedAt, finishedAt: new Date().toISOString() };
+    observer.finished('report', output, false);
+  } catch (err) {
+    if (!observer.optionalFailed('report', err)) throw observer.failed('report', err);
+  }
+
   return {
     name: config.name,
     configHash: input.configHash,
     stages: outputs,
     statuses,
     compare: compare.outputs.compare,
+    ...(report ? { report } : {}),
     headline: compare.metrics,
     storeUrl,
     startedAt,

@@ -138,7 +138,7 @@ test('the lineage plan: finetune checkpoints fall on every epoch boundary', () =
   const names = planStages(c).map((s) => s.name);
   assert.deepEqual(names, [
     'validate', 'base', 'trace-base', 'finetune', 'trace-finetune-e1', 'trace-finetune-e2', 'trace-finetune-e5', 'trace-finetune-e10',
-    'corrupt', 'trace-corrupt', 'retrain', 'trace-retrain', 'compare',
+    'corrupt', 'trace-corrupt', 'retrain', 'trace-retrain', 'compare', 'report',
   ]);
   assert.ok(ExperimentSchema.safeParse({ checkpoint_every: -1 }).error);
 });

@@ -64,6 +64,12 @@ test('a tiny lineage completes on a local store, which then holds every stage', 
   assert.equal(run.status.progress?.status, 'completed');
 
   await assertStoreHoldsLineage(openStore(storeDir), result, loaded.config.retention);
+  // the report stage rendered the HTML report into the store
+  assert.equal(progress.stages.find((s) => s.stage === 'report')?.status, 'done');
+  assert.ok(result.report, 'the result links to the report');
+  const html = (await openStore(storeDir).getBlob(result.report)).toString('utf8');
+  assert.match(html, /<html/i);
+  assert.match(html, /tiny-test/);
 });
 
 test('the same lineage against the S3 store (SeaweedFS)', async () => {

@@ -74,7 +74,7 @@ test('a terminated lineage resumes without recomputing completed stages, continu
   const third = await again.handle.result();
   assert.ok(Object.values(third.statuses).every((s) => s === 'cached'), JSON.stringify(third.statuses));
   assert.equal(third.compare.sha256, result.compare.sha256);
-  assert.deepEqual((await scheduledActivities(again.handle)).filter((n) => n !== 'lookupStage'), ['validateConfig']);
+  assert.deepEqual((await scheduledActivities(again.handle)).filter((n) => n !== 'lookupStage'), ['validateConfig', 'reportStage']);
 });
 
 test('cancel stops the training stage at a step boundary with a checkpoint there, and resume continues from it', async () => {
