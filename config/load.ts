@@ -93,7 +93,11 @@ export function configHash(config: ExperimentConfig): string {
 
 // ── --set overrides ─────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Applies `a.b=value` overrides to a copy of `raw`. The path must name a field of the schema. */
+/**
+ * Applies `a.b=value` overrides to a copy of `raw`. The path must name a field of the schema. A section the file
+ * leaves out starts from the schema's default for it, so `--set model.arch.n_layer=3` changes one field of the
+ * default architecture (and keeps model.source: pretrain).
+ */
 export function applyOverrides(raw: Record<string, unknown>, sets: readonly string[], source = 'config'): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const assignment of sets) {
@@ -103,14 +107,14 @@ export function applyOverrides(raw: Record<string, unknown>, sets: readonly stri
     const value = parseValue(assignment.slice(eq + 1));
     const parts = key.split('.');
     if (parts.some((p) => p === '')) throw new ConfigError(`--set ${key}: expected a dotted path like finetune.train.lr`, key);
-    checkPathInSchema(parts, key);
+    const schemas = schemasAlong(parts, key);
     let node: Record<string, unknown> = out;
-    for (const part of parts.slice(0, -1)) {
+    parts.slice(0, -1).forEach((part, i) => {
       const next = node[part];
-      if (next === undefined || next === null) node = node[part] = {};
+      if (next === undefined || next === null) node = node[part] = defaultObject(schemas[i]);
       else if (typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>;
-      else throw new ConfigError(`--set ${key}: ${source} has a non-object value at ${part}`, key);
-    }
+      else throw new ConfigError(`--set ${key}: ${source} has a non-object value at ${parts.slice(0, i + 1).join('.')}`, key);
+    });
     node[parts[parts.length - 1]] = value;
   }
   return out;
@@ -124,8 +128,10 @@ function parseValue(text: string): unknown {
   }
 }
 
-function checkPathInSchema(parts: string[], key: string): void {
+/** The schema candidates of each path element (several under a union); throws naming the first unknown key. */
+function schemasAlong(parts: string[], key: string): z.ZodType[][] {
   let schemas: z.ZodType[] = [ExperimentSchema];
+  const along: z.ZodType[][] = [];
   parts.forEach((part, i) => {
     const next = schemas.flatMap((s) => fieldsOf(s).filter(([name]) => name === part).map(([, child]) => child));
     if (next.length === 0) {
@@ -138,8 +144,21 @@ function checkPathInSchema(parts: string[], key: string): void {
         key,
       );
     }
+    along.push(next);
     schemas = next;
   });
+  return along;
+}
+
+/** A copy of the object a section defaults to ({} when it has no object default). */
+function defaultObject(schemas: z.ZodType[]): Record<string, unknown> {
+  for (const s of schemas) {
+    const def = s.def as { type: string; defaultValue?: unknown };
+    if ((def.type === 'prefault' || def.type === 'default') && def.defaultValue && typeof def.defaultValue === 'object' && !Array.isArray(def.defaultValue)) {
+      return structuredClone(def.defaultValue as Record<string, unknown>);
+    }
+  }
+  return {};
 }
 
 /** The named fields of an object schema (or of every option of a union), through default/optional wrappers. */

@@ -144,7 +144,11 @@ export const ExperimentSchema = z
     seed: z.number().int().default(0),
     backend: z.enum(BACKENDS).default('auto'),
     /** Artifact store: a folder path or s3://bucket/prefix; default <project>/.plasticity/store. */
-    store: z.string().min(1).optional(),
+    store: z
+      .string()
+      .min(1)
+      .refine((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^(s3|file):\/\//.test(s), { message: 'expected a folder path, file:///abs/path or s3://bucket/prefix' })
+      .optional(),
     model: ModelSchema.prefault({ source: 'pretrain' }),
     data: DataSchema.prefault({}),
     finetune: FinetuneSchema.prefault({}),
