@@ -15,6 +15,10 @@ const DATA_ERROR_PATTERNS: RegExp[] = [
   /^training data: /,
   /^(model folder|checkpoint) .*(not found|missing|no plasticity\.json)/,
   /^data cursor: /,
+  /^trace job: /,
+  /^trace( prompts)?: /,
+  /^trace\.[a-z_.]+: /,
+  /^compare(\.[a-zA-Z_.]+)?: /,
 ];
 
 export function toFailure(err: unknown, where: string): Error {

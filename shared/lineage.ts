@@ -114,7 +114,11 @@ export interface TrainHeartbeatDetails {
 
 // ── Workflow input and result ───────────────────────────────────────────────────────────────────────────────────
 
-/** A checkpoint of an interrupted stage that a resumed run should continue from. */
+/**
+ * The newest checkpoint of the stage a stopped run was in (for display and logs). A resumed run does not need it to
+ * continue: the interrupted stage has the same stage key, and its activity resumes from the newest checkpoint under
+ * that key in the store.
+ */
 export interface ResumeCheckpoint {
   stage: string;
   /** Stage cache key of the interrupted stage (its checkpoints live under that key). */

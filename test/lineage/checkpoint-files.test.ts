@@ -1,0 +1,94 @@
+// Checkpoint folders in the store (no Temporal): upload and materialise byte-for-byte, the resume point is the newer
+// of the store's newest manifest and a heartbeat-reported one, retention keeps marked checkpoints, the stage cache
+// finds a recorded stage only when all its blobs are present, and errors map to (non-)retryable failures.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { lookupStage, recordStage, stageKey } from '../../activities/cache';
+import { checkpointSeries, commitCheckpoint, materialiseCheckpoint, newestCheckpoint } from '../../activities/checkpoint-files';
+import { toFailure } from '../../activities/errors';
+import { ConfigError } from '../../config/load';
+import { listCheckpoints } from '../../store/checkpoints';
+import { openStore } from '../../store/open';
+import type { StageOutput } from '../../shared/lineage';
+import { tmpDir } from './helpers';
+
+function fakeCheckpoint(dir: string, step: number): string {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ n_layer: 1 }));
+  fs.writeFileSync(path.join(dir, 'model.safetensors'), Buffer.from(`weights at step ${step}`));
+  fs.writeFileSync(path.join(dir, 'optimizer.safetensors'), Buffer.from(`moments at step ${step}`));
+  fs.writeFileSync(path.join(dir, 'plasticity.json'), JSON.stringify({ step }));
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'not part of a checkpoint');
+  return dir;
+}
+
+test('a checkpoint folder round-trips through the store; resume picks the newest manifest', async () => {
+  const store = openStore(tmpDir('ckpt-store'));
+  const work = tmpDir('ckpt-work');
+  const series = checkpointSeries('train-abc');
+  const keys: string[] = [];
+  for (const step of [4, 8, 12, 16]) {
+    const { manifestKey } = await commitCheckpoint(store, series, fakeCheckpoint(path.join(work, `s${step}`), step), step, {
+      keepLast: 2,
+      ...(step === 4 ? { label: 'epoch-1', final: true } : {}),
+    });
+    keys.push(manifestKey);
+  }
+  // retention: the last two plus the marked one
+  assert.deepEqual((await listCheckpoints(store, series)).map((c) => c.step), [4, 12, 16]);
+
+  const newest = await newestCheckpoint(store, series);
+  assert.equal(newest?.manifest.step, 16);
+  // a heartbeat pointing at an older manifest does not win; a missing one is ignored
+  assert.equal((await newestCheckpoint(store, series, keys[2]))?.manifest.step, 16);
+  assert.equal((await newestCheckpoint(store, series, keys[1]))?.manifest.step, 16);
+  assert.equal(await newestCheckpoint(store, checkpointSeries('train-none')), undefined);
+
+  const out = await materialiseCheckpoint(store, newest!.manifest.checkpoint, path.join(work, 'restored'));
+  assert.deepEqual(fs.readdirSync(out).sort(), ['config.json', 'model.safetensors', 'optimizer.safetensors', 'plasticity.json']);
+  for (const f of fs.readdirSync(out)) assert.deepEqual(fs.readFileSync(path.join(out, f)), fs.readFileSync(path.join(work, 's16', f)));
+  assert.equal(newest!.manifest.weightsSha256.length, 64);
+});
+
+test('the stage cache: keys depend on every input; a record counts only with all its blobs', async () => {
+  const store = openStore(tmpDir('cache-store'));
+  const base = { kind: 'train' as const, parents: ['a'.repeat(64)], config: { lr: 1, steps: 8 }, codeVersion: 'v1' };
+  const key = stageKey(base);
+  assert.match(key, /^train-[0-9a-f]{32}$/);
+  assert.equal(stageKey({ ...base, config: { steps: 8, lr: 1 } }), key, 'key order does not matter');
+  for (const changed of [{ parents: ['b'.repeat(64)] }, { config: { lr: 2, steps: 8 } }, { codeVersion: 'v2' }]) {
+    assert.notEqual(stageKey({ ...base, ...changed }), key);
+  }
+  const lookupInput = { ...base, stage: 'finetune', store: store.url };
+  assert.deepEqual(await lookupStage(store, lookupInput), { key });
+
+  const blob = await store.putBlob(Buffer.from('trained'), 'checkpoint');
+  const output: StageOutput = {
+    stage: 'finetune', kind: 'train', key, outputs: { checkpoint: blob }, artifacts: [blob], metrics: { steps: 8 },
+    startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(),
+  };
+  await recordStage(store, output);
+  const found = await lookupStage(store, { ...lookupInput, stage: 'renamed' });
+  assert.equal(found.cached?.stage, 'renamed');
+  assert.equal(found.cached?.metrics.steps, 8);
+
+  await store.delete(blob.uri.slice(blob.uri.indexOf('/blobs/') + 1));
+  assert.deepEqual(await lookupStage(store, lookupInput), { key }, 'a record whose blob is gone is not reused');
+  const candidate = { ...output, key: 'train-' + '0'.repeat(32) };
+  assert.deepEqual(await lookupStage(store, { ...lookupInput, candidate }), { key }, 'a candidate with another key is not reused');
+});
+
+test('config and data errors become non-retryable failures; others stay retryable', () => {
+  const bad = toFailure(new ConfigError('trace.n: expected number', 'trace.n'), 'stage x') as ApplicationFailure;
+  assert.equal(bad.type, 'InvalidConfig');
+  assert.equal(bad.nonRetryable, true);
+  const data = toFailure(new Error("IOI prompt 3: token 9999 is not in the model's compact vocabulary"), 'stage finetune') as ApplicationFailure;
+  assert.equal(data.type, 'DataError');
+  assert.equal(data.nonRetryable, true);
+  assert.match(data.message, /^stage finetune: IOI prompt 3/);
+  const io = toFailure(new Error('ECONNRESET while uploading'), 'stage finetune');
+  assert.ok(!(io instanceof ApplicationFailure) || !io.nonRetryable);
+});
