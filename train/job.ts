@@ -143,6 +143,7 @@ export async function runTrainJobHere(input: TrainJobInput, handlers: JobHandler
       loss: summarizeLoss(s.lossHistory), metrics, parent, status,
     });
     const final: { state?: TrainState; optimizer?: OptimizerState } = {};
+    let lastAnnouncedStep = -1;
     const outcome = await train(
       { model, optimizerState, data: data.examples, padId: vocab.padId, config, totalSteps: total, startStep, cursor, rng, lossHistory: history },
       {
@@ -155,8 +156,12 @@ export async function runTrainJobHere(input: TrainJobInput, handlers: JobHandler
             final.optimizer = await s.optimizer();
             return;
           }
+          // A cancel right after a periodic checkpoint stops at the same step: that checkpoint already exists (and its
+          // folder may already be handed over to, or removed by, the caller), so it is not written or announced twice.
+          if (s.step === lastAnnouncedStep) return;
           const dir = path.join(job.outDir, stepDirName(s.step));
           await saveCheckpoint(dir, { model, vocab, optimizer: await s.optimizer(), info: info(s, s.final ? 'cancelled' : 'running', null) });
+          lastAnnouncedStep = s.step;
           await handlers.onCheckpoint?.({ step: s.step, dir });
         },
       },
