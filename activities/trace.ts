@@ -16,7 +16,7 @@ import { materialiseCheckpoint, readFile } from './checkpoint-files';
 import { mapErrors } from './errors';
 import { startProgress } from './progress';
 import { stopSignal, stoppedError } from './stop';
-import { workRoot } from './train';
+import { removeWorkDir, workRoot } from './train';
 
 export interface TraceStageInput {
   stage: string;
@@ -84,7 +84,7 @@ export function traceActivity(openStore: (url: string) => ArtifactStore, shutdow
         return output;
       } finally {
         progress.stop();
-        await fs.rm(workDir, { recursive: true, force: true });
+        await removeWorkDir(workDir);
       }
     });
   };

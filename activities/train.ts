@@ -50,8 +50,16 @@ export interface TrainStageInput {
   progressIntervalMs?: number;
 }
 
-/** Root of per-attempt work folders (removed when an attempt ends). */
+/** Root of per-attempt work folders: <root>/<workflow id>/<stage>/attempt-<n>-<pid>-<ms>, removed when the attempt ends. */
 export const workRoot = () => path.join(os.tmpdir(), 'plasticity-work');
+
+/** Removes an attempt folder, then its stage and workflow folders if nothing else is left in them. */
+export async function removeWorkDir(workDir: string): Promise<void> {
+  await fs.rm(workDir, { recursive: true, force: true });
+  for (let dir = path.dirname(workDir); dir.startsWith(workRoot() + path.sep); dir = path.dirname(dir)) {
+    if (!(await fs.rmdir(dir).then(() => true, () => false))) break; // not empty (another attempt or stage): keep
+  }
+}
 
 export function trainActivity(openStore: (url: string) => ArtifactStore, shutdown?: AbortSignal) {
   return async function trainStage(input: TrainStageInput): Promise<StageOutput> {
@@ -152,7 +160,7 @@ export function trainActivity(openStore: (url: string) => ArtifactStore, shutdow
         await recordStage(store, output);
         return output;
       } finally {
-        await fs.rm(workDir, { recursive: true, force: true });
+        await removeWorkDir(workDir);
       }
     });
   };
