@@ -110,7 +110,7 @@ export class GPT2 {
       const isBias = name.endsWith('.bias');
       const residualProj = /(attn|mlp)\.c_proj\.weight$/.test(name);
       const std = residualProj ? 0.02 / Math.sqrt(2 * config.n_layer) : 0.02;
-      const value = isLnWeight ? tf.ones(shape) : isBias ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, 'float32', seed * 1009 + i);
+      const value = isLnWeight ? tf.ones(shape) : isBias ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, 'float32', seed * 1009 + i + 1); // +1: tfjs treats seed 0 as unseeded (Math.random)
       params[name] = tf.variable(value, true); // unnamed: tfjs variable names are global, and several models coexist (CMAP)
       value.dispose();
     });
