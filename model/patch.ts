@@ -34,7 +34,8 @@ export function patchFrom(source: tf.Tensor, where: PatchWhere = {}): HookFn {
     }
     if (!where.heads && !where.positions) return source;
     const mask = patchMask(value.shape, where);
-    return tf.add(value, tf.mul(tf.sub(source, value), mask));
+    // m·source + (1−m)·value copies both sides bit-exactly (x·1 = x, x·0 = 0)
+    return tf.add(tf.mul(source, mask), tf.mul(value, tf.sub(1, mask)));
   };
 }
 
