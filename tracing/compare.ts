@@ -3,7 +3,7 @@
 // Pure functions over the stage-trace JSON; the types are in tracing/results.ts.
 import type { ModelConfig } from '../model/config';
 import { headClass } from './circuit';
-import { pearson, spearman } from './rank';
+import { finitePairs, pearson, spearman } from './rank';
 import {
   CmapPair, ComparisonThresholds, HeadChange, HeadInfo, HeadRestoration, LineageComparison, MechanisticRestoration,
   Restoration, RESTORATION_LABELS, RestorationLabel, RESULTS_VERSION, StageDiff, StageRole, StageTrace,
@@ -40,14 +40,7 @@ export function headInfo(i: number, nHead: number, config?: ModelConfig): HeadIn
 
 /** Pearson correlation over the cells finite in both maps. */
 export function pearsonFinite(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const xa: number[] = [];
-  const xb: number[] = [];
-  for (let i = 0; i < a.length; i++) {
-    if (Number.isFinite(a[i]) && Number.isFinite(b[i])) {
-      xa.push(a[i]);
-      xb.push(b[i]);
-    }
-  }
+  const [xa, xb] = finitePairs(a, b);
   return xa.length < 2 ? NaN : pearson(xa, xb);
 }
 

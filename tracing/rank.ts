@@ -41,6 +41,13 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Spearman's ρ over the pairs where both values are finite (NaN when fewer than 2 pairs or a side is constant). */
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`spearman: lengths differ (${a.length} vs ${b.length})`);
+  const [xa, xb] = finitePairs(a, b);
+  if (xa.length < 2) return NaN;
+  return pearson(averageRanks(xa), averageRanks(xb));
+}
+
+/** The pairs (a[i], b[i]) where both values are finite, as two arrays. */
+export function finitePairs(a: ArrayLike<number>, b: ArrayLike<number>): [number[], number[]] {
   const xa: number[] = [];
   const xb: number[] = [];
   for (let i = 0; i < a.length; i++) {
@@ -49,8 +56,7 @@ export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
       xb.push(b[i]);
     }
   }
-  if (xa.length < 2) return NaN;
-  return pearson(averageRanks(xa), averageRanks(xb));
+  return [xa, xb];
 }
 
 /** Spearman's ρ between two score maps of the same shape (e.g. attribution vs exact activation patching). */
