@@ -1,9 +1,11 @@
 // `npm run bench`: prints one JSON document — training throughput per backend and shape, the GPT-2-small-shaped
 // forward, the tracing section, and numpy's sgemm as the native reference. Each (part, backend) runs in its own
-// process so backends and memory don't interfere.
-import { execFileSync, spawnSync } from 'node:child_process';
+// process so backends and memory don't interfere. Progress goes to stderr, one stage per part (train:wasm, …) as a
+// live view on a terminal, plain lines otherwise, JSON events with --json; the children's notes are passed through.
+import { execFileSync, spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { chooseViewMode, createProgressReporter, type ProgressReporter } from '../cli/view';
 import { BackendName, initBackend, nativeAvailable } from '../model/engine';
 import { TRAIN_SHAPES, benchGpt2SmallForward, benchTrainStep } from './training';
 import { benchTracing } from './tracing';
@@ -22,11 +24,39 @@ async function runPart(part: Part, backend: BackendName): Promise<unknown> {
   return benchTracing({ backend, log: (m) => console.error(m) });
 }
 
-function child(part: Part, backend: BackendName): unknown {
-  console.error(`bench: ${part} on ${backend} …`);
-  const r = spawnSync(process.execPath, [__filename, '--part', part, '--backend', backend], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
-  if (r.status !== 0) return { error: `exit ${r.status ?? r.signal}` };
-  return JSON.parse(r.stdout);
+/** Runs one part in a child process; its stderr lines go to the progress log, its stdout is the part's JSON. */
+function child(progress: ProgressReporter, part: Part, backend: BackendName): Promise<unknown> {
+  progress.update({ stage: `${part}:${backend}`, step: 0, total: 0 });
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [__filename, '--part', part, '--backend', backend], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let pending = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => {
+      const lines = (pending + c.toString()).split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) progress.log(line);
+    });
+    proc.on('close', (code, signal) => {
+      if (pending) progress.log(pending);
+      if (code !== 0) {
+        progress.log(`bench: ${part} on ${backend} failed (exit ${code ?? signal})`);
+        resolve({ error: `exit ${code ?? signal}` });
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout));
+      } catch (e) {
+        resolve({ error: `unreadable output: ${(e as Error).message}` });
+      }
+    });
+  });
+}
+
+async function each<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const item of items) out.push(await fn(item)); // one part at a time: parts must not compete for the cores
+  return out;
 }
 
 function numpyReference(): unknown {
@@ -50,14 +80,15 @@ async function main(): Promise<void> {
     return;
   }
   const backends: BackendName[] = nativeAvailable() ? ['tensorflow', 'wasm', 'cpu'] : ['wasm', 'cpu'];
-  const report: Record<string, unknown> = {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
-    training: backends.map((b) => ({ backend: b, results: child('train', b) })),
-    gpt2SmallForward: backends.filter((b) => b !== 'cpu').map((b) => child('forward', b)),
-    tracing: backends.filter((b) => b !== 'cpu').map((b) => child('tracing', b)),
-    numpySgemm: numpyReference(),
-    targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 },
-  };
+  const progress = createProgressReporter({ mode: chooseViewMode(process.stderr, argv.includes('--json')), stream: process.stderr });
+  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() };
+  const training = await each(backends, async (b) => ({ backend: b, results: await child(progress, 'train', b) }));
+  const gpt2SmallForward = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'forward', b));
+  const tracing = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'tracing', b));
+  progress.update({ stage: 'numpy', step: 0, total: 0 });
+  const numpySgemm = numpyReference();
+  progress.done();
+  const report = { machine, training, gpt2SmallForward, tracing, numpySgemm, targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 } };
   console.log(JSON.stringify(report, null, 1));
 }
 

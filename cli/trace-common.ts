@@ -20,7 +20,7 @@ export function addPromptOptions(cmd: Command): Command {
     .option('--seed <seed>', 'seed of generated prompts', '12345')
     .option('--prompts <file>', 'JSON lines {"clean", "corrupt", "io", "s"} instead of generated prompts')
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(', ')}`)
-    .option('--json', 'print JSON');
+    .option('--json', 'print the result as JSON on stdout, and progress as JSON events on stderr');
 }
 
 export function intOption(value: string, flag: string, min: number): number {
@@ -38,11 +38,12 @@ export async function inputError<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-export async function setupBackend(opts: PromptCliOptions, who: string): Promise<string> {
+/** Initialises the --backend; its notes, prefixed with `who`, go to `log` (default: stderr). */
+export async function setupBackend(opts: PromptCliOptions, who: string, log: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<string> {
   if (opts.backend && !BACKEND_CHOICES.includes(opts.backend as BackendPreference)) {
     throw new CliError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(opts.backend)}`);
   }
-  return initBackend((opts.backend as BackendPreference | undefined) ?? 'auto', (m) => process.stderr.write(`${who}: ${m}\n`));
+  return initBackend((opts.backend as BackendPreference | undefined) ?? 'auto', (m) => log(`${who}: ${m}`));
 }
 
 export async function loadModelFor(dir: string, flag: string): Promise<LoadedModel> {

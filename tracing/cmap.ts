@@ -19,7 +19,10 @@ export const CMAP_NORMALISED = '(F_A[c<-B] - F_A) / (F_B - F_A)';
 
 const HOOK_OF: Record<CmapKind, (l: number) => string> = { z: hookName.z, q: hookName.q, k: hookName.k, v: hookName.v, pattern: hookName.pattern };
 
-export type CmapOptions = PassOptions;
+export type CmapOptions = PassOptions & {
+  /** After each prompt batch: batches done of all. */
+  onProgress?: (done: number, total: number) => void;
+};
 
 export interface CmapSetSpec {
   name?: string;
@@ -132,6 +135,7 @@ async function runCmap(receiver: GPT2, donor: GPT2, set: TraceSet, variants: Var
       disposeAll(d.cache);
       disposeAll(r.cache);
     }
+    opts.onProgress?.(fA.length, set.length);
   }
   return { fA: meanOver(fA), fB: meanOver(fB), patched: perVariant.map((a) => meanOver(a)) };
 }

@@ -29,6 +29,8 @@ export interface KnockoutOptions extends PassOptions {
   means?: AblationMeans;
   /** For resample ablation: seed of the choice of the replacement prompt (default 0). */
   seed?: number;
+  /** After each prompt batch of a meanLD call: batches done of all. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Per-group mean of z: one [T, H, D] tensor per layer, for each (template, length, positions) group. */
@@ -152,7 +154,7 @@ export class Knockout {
   /** Mean logit difference over the set for each spec (several specs per forward pass). */
   async meanLD(specs: readonly KnockoutSpec[]): Promise<number[]> {
     const perSpec: Float32Array[][] = specs.map(() => []);
-    for (const st of this.states) {
+    for (const [bi, st] of this.states.entries()) {
       const resolved = specs.map((s) => resolveSpec(this.model, st.batch, s));
       const active = resolved.map((_, i) => i).filter((i) => resolved[i].startLayer < this.model.config.n_layer);
       for (const i of resolved.keys()) if (!active.includes(i)) perSpec[i].push(st.cleanLd);
@@ -166,6 +168,7 @@ export class Knockout {
         memoryBudgetMB: this.opts.memoryBudgetMB,
       });
       active.forEach((i, v) => perSpec[i].push(lds[v]));
+      this.opts.onProgress?.(bi + 1, this.states.length); // (a batch no spec touches is skipped silently)
     }
     return perSpec.map((arrs) => meanOver(arrs));
   }

@@ -1,12 +1,14 @@
 // `plasticity cmap --from DIR --into DIR [--kind z|q|k|v|pattern] [--positions all|END] --json`:
 // cross-model activation patching of every head of the donor (--from) into the receiver (--into).
+// Progress (prompt batches done) goes to stderr; stdout is the result.
 import { Command } from 'commander';
 import { CMAP_KINDS, CmapKind, cmapHeads } from '../../tracing/cmap';
 import { vocabToJson } from '../../train/vocab';
 import { CliError } from '../errors';
+import { addProgressOption, etaSinceFirstReport, localProgress, withProgress, type ProgressCliOptions } from '../local-progress';
 import { addPromptOptions, inputError, loadModelFor, printJsonOrTable, PromptCliOptions, promptSet, scoreRows, setupBackend } from '../trace-common';
 
-interface CmapCliOptions extends PromptCliOptions {
+interface CmapCliOptions extends PromptCliOptions, ProgressCliOptions {
   from: string;
   into: string;
   kind: string;
@@ -15,7 +17,7 @@ interface CmapCliOptions extends PromptCliOptions {
 }
 
 export function register(program: Command): void {
-  addPromptOptions(
+  addProgressOption(addPromptOptions(
     program
       .command('cmap')
       .description('cross-model activation patching: each head of --from (donor) patched into --into (receiver)')
@@ -23,10 +25,11 @@ export function register(program: Command): void {
       .requiredOption('--into <dir>', 'receiver model folder (same architecture)')
       .option('--kind <k>', `what to patch: ${CMAP_KINDS.join('|')}`, 'z')
       .option('--positions <p>', 'all or END', 'all'),
-  ).action(async (opts: CmapCliOptions) => {
+  )).action(async (opts: CmapCliOptions) => {
     if (!CMAP_KINDS.includes(opts.kind as CmapKind)) throw new CliError(`--kind: expected one of ${CMAP_KINDS.join(', ')}, got ${JSON.stringify(opts.kind)}`);
     if (!['all', 'END'].includes(opts.positions)) throw new CliError(`--positions: expected all or END, got ${JSON.stringify(opts.positions)}`);
-    const backend = await setupBackend(opts, 'cmap');
+    const progress = localProgress(opts);
+    const backend = await setupBackend(opts, 'cmap', (m) => progress.log(m));
     const donor = await loadModelFor(opts.from, '--from');
     const receiver = await loadModelFor(opts.into, '--into');
     if (JSON.stringify(vocabToJson(donor.vocab)) !== JSON.stringify(vocabToJson(receiver.vocab))) {
@@ -34,7 +37,18 @@ export function register(program: Command): void {
     }
     const { set, source } = await promptSet(opts, receiver);
     const t0 = Date.now();
-    const r = await inputError(() => cmapHeads(receiver.model, donor.model, set, { kind: opts.kind as CmapKind, positions: opts.positions as 'all' | 'END' }));
+    const stage = `cmap:${opts.kind}`;
+    progress.update({ stage, step: 0, total: 0 });
+    const eta = etaSinceFirstReport();
+    const r = await withProgress(progress, () =>
+      inputError(() =>
+        cmapHeads(receiver.model, donor.model, set, {
+          kind: opts.kind as CmapKind,
+          positions: opts.positions as 'all' | 'END',
+          onProgress: (done, total) => progress.update({ stage, step: done, total, etaSeconds: eta(done, total) }),
+        }),
+      ),
+    );
     const rows = scoreRows(r.delta, { patched: r.patched, normalised: r.normalised });
     const doc = {
       from: opts.from, into: opts.into, backend, prompts: source, kind: opts.kind, positions: opts.positions, seconds: (Date.now() - t0) / 1000,

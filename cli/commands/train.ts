@@ -3,6 +3,7 @@
 // backend, base (a model folder, or {arch, seed, vocab}), data and train; each key it gives replaces the default's,
 // then every --set a.b=value sets one field (value parsed as JSON when possible, else taken as a string).
 // The final checkpoint is written to DIR itself, intermediate ones to DIR/checkpoints/step-XXXXXX.
+// Progress goes to stderr (live bar, plain lines, or JSON events with --json); stdout is the JSON result.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
@@ -10,12 +11,13 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { BACKEND_CHOICES, BackendPreference } from '../../model/engine';
 import { DataSpecSchema, parseWith, TrainConfigSchema } from '../../train/config';
-import { isCheckpointFolder } from '../../train/checkpoint';
+import { isCheckpointFolder, readCheckpointMeta } from '../../train/checkpoint';
 import { DEFAULT_BASE } from '../../train/defaults';
 import { InitSpecSchema, TrainJobInput, TrainJobInputSchema, TrainJobResult } from '../../train/job';
 import type { Progress } from '../../train/loop';
 import { runTrainJob } from '../../train/offthread';
 import { CliError, EXIT } from '../errors';
+import { addProgressOption, etaSinceFirstReport, localProgress, type ProgressCliOptions } from '../local-progress';
 
 export const TrainRunSchema = z
   .object({
@@ -93,7 +95,8 @@ export interface TrainCliOptions {
   resume?: string | boolean;
 }
 
-export function buildJobInput(opts: TrainCliOptions): TrainJobInput {
+/** The job of a `train` invocation; `log` gets notes (e.g. a --resume with nothing to resume from). */
+export function buildJobInput(opts: TrainCliOptions, log: (message: string) => void = (m) => process.stderr.write(`train: ${m}\n`)): TrainJobInput {
   const run = { ...defaultRunConfig(), ...(opts.config ? readConfigFile(opts.config) : {}) };
   for (const s of opts.set) applySet(run, s);
   if (opts.backend) run.backend = opts.backend;
@@ -108,7 +111,7 @@ export function buildJobInput(opts: TrainCliOptions): TrainJobInput {
   if (opts.resume) {
     resumeDir = typeof opts.resume === 'string' ? opts.resume : newestCheckpoint(opts.out);
     if (typeof opts.resume === 'string' && !isCheckpointFolder(opts.resume)) throw new CliError(`--resume ${opts.resume}: not a complete checkpoint folder (no plasticity.json)`);
-    if (!resumeDir) process.stderr.write(`train: no checkpoint under ${path.join(opts.out, 'checkpoints')}; starting from the beginning\n`);
+    if (!resumeDir) log(`no checkpoint under ${path.join(opts.out, 'checkpoints')}; starting from the beginning`);
   }
   const input: TrainJobInput = {
     kind: 'train', backend: parsed.backend, baseDir: parsed.base, data: parsed.data, train: parsed.train,
@@ -124,47 +127,71 @@ export function buildJobInput(opts: TrainCliOptions): TrainJobInput {
 
 const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
 
+/** 'pretrain' from a fresh initialisation, 'train' from a model folder: the stage name the progress view shows. */
+export function stageName(input: TrainJobInput): string {
+  return typeof input.baseDir === 'string' ? 'train' : 'pretrain';
+}
+
+/** The step a resumed run starts from (0 when not resuming or the checkpoint cannot be read here). */
+function startStep(input: TrainJobInput): number {
+  if (!input.resumeDir) return 0;
+  try {
+    return readCheckpointMeta(input.resumeDir).step;
+  } catch {
+    return 0; // runTrainJob reports the problem
+  }
+}
+
 export function register(program: Command): void {
-  program
-    .command('train')
-    .description('train a model locally (default: pretrain the base model of the default experiment)')
-    .option('--config <file>', 'YAML or JSON run config (keys: backend, base, data, train)')
-    .option('--set <key=value>', 'set one config field, e.g. train.steps=200 (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .requiredOption('--out <dir>', 'output folder: the final checkpoint; intermediate ones under <dir>/checkpoints')
-    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(', ')} (default: PLASTICITY_BACKEND or the ladder)`)
-    .option('--resume [dir]', 'continue from a checkpoint (default: the newest one under <out>/checkpoints)')
-    .action(async (opts: TrainCliOptions) => {
-      const input = buildJobInput(opts);
-      const controller = new AbortController();
-      const onSignal = () => {
-        process.stderr.write('train: stopping at the next step boundary (checkpointing); press Ctrl-C again to abort hard\n');
-        process.off('SIGINT', onSignal);
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      if (input.resumeDir) process.stderr.write(`train: resuming from ${input.resumeDir}\n`);
-      let result: TrainJobResult;
-      try {
-        result = await runTrainJob(input, {
-          signal: controller.signal,
-          onLog: (m) => process.stderr.write(`train: ${m}\n`),
-          onProgress: (p: Progress) =>
-            process.stderr.write(`train: step ${p.step}/${p.total} loss ${fmt(p.loss)} lr ${p.lr.toExponential(2)} grad_norm ${fmt(p.gradNorm, 3)} tokens/s ${Math.round(p.tokensPerSec)}\n`),
-          onCheckpoint: (c) => {
-            process.stderr.write(`train: checkpoint step ${c.step} → ${c.dir}\n`);
-          },
-        });
-      } catch (e) {
-        if ((e as Error).name === 'JobInputError') throw new CliError((e as Error).message);
-        throw e;
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-      const ioi = result.metrics.ioi;
-      if (ioi) process.stderr.write(`train: held-out IOI (n=${ioi.n}): logit diff ${fmt(ioi.logitDiff, 3)}, pairwise acc ${fmt(ioi.pairwiseAcc, 3)}, top-1 acc ${fmt(ioi.top1Acc, 3)}\n`);
-      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-      if (result.status === 'cancelled') throw new CliError(`train: cancelled at step ${result.step}; checkpoint in ${result.finalDir} (continue with --resume)`, EXIT.cancelled);
-    });
+  addProgressOption(
+    program
+      .command('train')
+      .description('train a model locally (default: pretrain the base model of the default experiment)')
+      .option('--config <file>', 'YAML or JSON run config (keys: backend, base, data, train)')
+      .option('--set <key=value>', 'set one config field, e.g. train.steps=200 (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+      .requiredOption('--out <dir>', 'output folder: the final checkpoint; intermediate ones under <dir>/checkpoints')
+      .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(', ')} (default: PLASTICITY_BACKEND or the ladder)`)
+      .option('--resume [dir]', 'continue from a checkpoint (default: the newest one under <out>/checkpoints)')
+      .option('--json', 'progress as JSON events on stderr, one per line (stdout is the JSON result either way)'),
+  ).action(async (opts: TrainCliOptions & ProgressCliOptions) => {
+    const progress = localProgress(opts);
+    const say = (m: string) => progress.log(`train: ${m}`);
+    const input = buildJobInput(opts, say);
+    const stage = stageName(input);
+    const total = input.train?.steps ?? 0; // 0 (unknown yet, e.g. set by epochs): the first report brings it
+    const controller = new AbortController();
+    const onSignal = () => {
+      say('stopping at the next step boundary (checkpointing); press Ctrl-C again to abort hard');
+      process.off('SIGINT', onSignal);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const start = startStep(input);
+    if (input.resumeDir) say(`resuming from ${input.resumeDir} (step ${start})`);
+    progress.update({ stage, step: start, total });
+    const eta = etaSinceFirstReport();
+    let result: TrainJobResult;
+    try {
+      result = await runTrainJob(input, {
+        signal: controller.signal,
+        onLog: say,
+        onProgress: (p: Progress) => progress.update({ stage, step: p.step, total: p.total, loss: p.loss, etaSeconds: eta(p.step, p.total) }),
+        onCheckpoint: (c) => say(`checkpoint step ${c.step} → ${c.dir}`),
+      });
+    } catch (e) {
+      progress.done({ status: 'failed', error: (e as Error).message });
+      if ((e as Error).name === 'JobInputError') throw new CliError((e as Error).message);
+      throw e;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    const m = result.metrics;
+    say(`${result.status} at step ${result.step}/${result.totalSteps}: loss ${m.loss === null ? '-' : fmt(m.loss)}, ${m.tokens} tokens in ${m.seconds.toFixed(1)} s (tokens/s ${Math.round(m.tokensPerSec)})`);
+    if (m.ioi) say(`held-out IOI (n=${m.ioi.n}): logit diff ${fmt(m.ioi.logitDiff, 3)}, pairwise acc ${fmt(m.ioi.pairwiseAcc, 3)}, top-1 acc ${fmt(m.ioi.top1Acc, 3)}`);
+    progress.done({ status: result.status === 'cancelled' ? 'cancelled' : 'done' });
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    if (result.status === 'cancelled') throw new CliError(`train: cancelled at step ${result.step}; checkpoint in ${result.finalDir} (continue with --resume)`, EXIT.cancelled);
+  });
 }
