@@ -1,7 +1,8 @@
 // Tracing benchmark: exact per-head activation patching (144-head sweep) and attribution patching of a
 // GPT-2-small-shaped model (random weights, 8 prompts × 16 tokens, corrupt at positions 2, 5, 9, END 15: the same
 // setup as bench/peer/torch_patching.py), with speedups against the PyTorch per-component loop.
-// Run alone: node dist/bench/tracing.js [--backend wasm|tensorflow|cpu] [--layers 0,11] [--peer FILE]
+// The exact sweep also runs split over threads (tracing/parallel.ts; wasm is single-threaded in Node).
+// Run alone: node dist/bench/tracing.js [--backend wasm|tensorflow|cpu] [--layers 0,11] [--peer FILE] [--threads N]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,6 +13,7 @@ import { TraceBatch, tokensTensor } from '../tracing/batch';
 import { activationPatching } from '../tracing/activation';
 import { attributionPatching } from '../tracing/attribution';
 import { DEFAULT_MEMORY_BUDGET_MB } from '../tracing/batched';
+import { activationPatchingParallel, defaultThreads } from '../tracing/parallel';
 import { spearman } from '../tracing/rank';
 
 /** The peer's numbers: the issue's measurement unless bench/peer/results.json (torch_patching.py output) exists. */
@@ -35,6 +37,8 @@ export interface TracingBenchOptions {
   layers?: number[];
   memoryBudgetMB?: number;
   attributionRepeats?: number;
+  /** Threads of the parallel exact sweep (default min(2, cores)); 1 skips it. */
+  threads?: number;
   peer?: PeerNumbers;
   /** Where to look for the peer's JSON when `peer` is not given. */
   peerFile?: string;
@@ -71,13 +75,29 @@ export function benchBatch(vocab: number, n: number, T: number): TraceBatch {
   return { n, T, clean, corrupt, io: Int32Array.from({ length: n }, tok), s: Int32Array.from({ length: n }, tok), end: new Int32Array(n).fill(T - 1) };
 }
 
-async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; ms: number; cpuMs: number }> {
+/** Busy and total CPU ticks of the whole machine (Linux /proc/stat), to tell how much other processes took. */
+function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const t = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = t.reduce((a, b) => a + b, 0);
+    return { busy: total - t[3] - t[4], total };
+  } catch {
+    return undefined;
+  }
+}
+
+async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; ms: number; cpuMs: number; otherCores?: number }> {
+  const m0 = machineTicks();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const value = await f();
   const ms = performance.now() - t0;
   const c = process.cpuUsage(c0);
-  return { value, ms, cpuMs: (c.user + c.system) / 1000 };
+  const m1 = machineTicks();
+  const cpuMs = (c.user + c.system) / 1000;
+  // cores busy with other processes meanwhile: machine busy share × cores − this process's CPU rate
+  const otherCores = m0 && m1 && m1.total > m0.total ? round((os.cpus().length * (m1.busy - m0.busy)) / (m1.total - m0.total) - cpuMs / ms, 2) : undefined;
+  return { value, ms, cpuMs, otherCores };
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -110,6 +130,12 @@ export async function benchTracing(opts: TracingBenchOptions = {}): Promise<Reco
     const layerForwards = (layers ?? [...Array(config.n_layer).keys()]).reduce((a, l) => a + config.n_head * (config.n_layer - l), 0);
     log(`${backend}: exact sweep ${round(sweep.ms)} ms (${exact.stats.passes} passes)`);
 
+    // The same sweep split over threads (workers start cold: their setup is part of the time). Not on tensorflow:
+    // it already uses every core (and the parallel sweep would run single-threaded there).
+    const threads = opts.threads ?? defaultThreads();
+    const par = threads > 1 && backend !== 'tensorflow' ? await timed(() => activationPatchingParallel(model, batch, { target: 'head_z', layers, memoryBudgetMB: budget }, { threads })) : undefined;
+    if (par) log(`${backend}: parallel exact sweep ${round(par.ms)} ms on ${par.value.parallel.threads} threads`);
+
     let attr = await attributionPatching(model, batch); // warm-up
     const runs: { ms: number; cpuMs: number }[] = [];
     for (let i = 0; i < (opts.attributionRepeats ?? 3); i++) {
@@ -138,18 +164,30 @@ export async function benchTracing(opts: TracingBenchOptions = {}): Promise<Reco
         layers: layers ?? 'all',
         wallS: round(sweepS, 3),
         cpuS: round(sweep.cpuMs / 1000, 3),
+        otherProcessesCores: sweep.otherCores ?? null,
         passes: exact.stats.passes,
         copiesPerPass: [...new Set(exact.stats.copiesPerPass)],
         msPerHead: round(sweep.ms / exact.stats.variants),
         layerForwardsPerPrompt: layerForwards,
         msPerLayerForward: round(sweep.ms / layerForwards, 2),
       },
+      parallelExactSweep: par ? {
+        threads: par.value.parallel.threads,
+        wallS: round(par.ms / 1000, 3),
+        cpuS: round(par.cpuMs / 1000, 3), // every thread of the process
+        otherProcessesCores: par.otherCores ?? null,
+        perThread: par.value.parallel.perThread.map((t) => ({ thread: t.thread, layers: t.layers.map((i) => (layers ?? [...Array(config.n_layer).keys()])[i]), setupS: round(t.setupMs / 1000, 2), computeS: round(t.computeMs / 1000, 2) })),
+        maxAbsDiffVsSingle: Math.max(...Array.from(par.value.patched.values, (v, i) => Math.abs(v - exact.patched.values[i]))),
+        speedupVsSingle: round(sweep.ms / par.ms, 2),
+        ...(par.value.parallel.note ? { note: par.value.parallel.note } : {}),
+      } : null,
       attribution: { medianMs: round(attrMs), medianCpuMs: round(attrCpuMs), runsMs: runs.map((r) => round(r.ms)) },
       attributionVsExactSpearman: round(rho, 4),
       peer,
       speedup: {
         // only a full sweep compares with the peer's 144 forwards
         exactSweepVsPeerLoop: full ? round(peer.sweepS / sweepS, 2) : null,
+        parallelExactSweepVsPeerLoop: full && par ? round(peer.sweepS / (par.ms / 1000), 2) : null,
         exactSweepCpuVsPeerLoopCpu: full && peer.sweepCpuS ? round(peer.sweepCpuS / (sweep.cpuMs / 1000), 2) : null,
         attributionVsPeerLoop: round((peer.sweepS * 1000) / attrMs, 2),
         attributionVsPeerAttribution: peer.attributionS ? round((peer.attributionS * 1000) / attrMs, 2) : null,
@@ -175,6 +213,7 @@ if (require.main === module) {
     layers: layers ? layers.split(',').map(Number) : undefined,
     peer: peerFile ? (readPeer(peerFile) ?? (() => { throw new Error(`--peer: ${peerFile} does not exist`); })()) : undefined,
     memoryBudgetMB: argValue('--budget') ? Number(argValue('--budget')) : undefined,
+    threads: argValue('--threads') ? Number(argValue('--threads')) : undefined,
     log: (m) => console.error(m),
   }).then((r) => console.log(JSON.stringify(r, null, 1)), (e) => {
     console.error((e as Error).stack ?? e);

@@ -4,12 +4,12 @@ import { createHash } from 'node:crypto';
 import { ioiMetrics, logitDiffs as ioiLogitDiffs } from '../ioi/metrics';
 import { tf } from '../model/engine';
 import { GPT2 } from '../model/gpt2';
-import { activationPatching } from './activation';
 import { attributionPatching } from './attribution';
 import { pathPatching } from './path';
 import { TraceSet, tokensTensor, totalPrompts } from './batch';
 import { CircuitEvaluation, circuitToJson, discoverCircuit, evaluateCircuit, isGpt2SmallShaped, MinimalityK, wangCircuit } from './circuit';
 import { directLogitAttribution } from './dla';
+import { activationPatchingParallel } from './parallel';
 import { Ablation, Knockout, knockoutSweep } from './knockout';
 import { RESULTS_VERSION, StageMetrics, StageRole, StageTrace } from './results';
 import { Scores, scoresToJson } from './scores';
@@ -50,6 +50,8 @@ export interface TraceSettings {
   circuit?: CircuitSettings | false;
   maxRowsPerPass?: number;
   memoryBudgetMB?: number;
+  /** Threads of the exact activation sweep (tracing/parallel.ts; default 'auto': 2 on wasm/cpu when the sweep is big). */
+  threads?: number | 'auto';
   /** Provenance recorded in the result. */
   model?: { dir?: string; sha256?: string; source?: string };
   prompts?: { seed?: number; file?: string; corruption?: string };
@@ -130,7 +132,7 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
     for (const m of ordered) {
       maps[m] = await timed(m, async () => {
         if (m === 'activation') {
-          const r = await activationPatching(model, set, { target: 'head_z', direction: 'noising' });
+          const r = await activationPatchingParallel(model, set, { target: 'head_z', direction: 'noising' }, { threads: settings.threads });
           return asDelta(r.patched, r.clean);
         }
         if (m === 'attribution') {

@@ -1,0 +1,96 @@
+// Parallel activation patching: the same result as the single-thread sweep (worker threads doing all of it, or a
+// share beside the caller), and a failing worker thread surfaces as an error.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { initBackend } from '../../model/engine';
+import { registerJob } from '../../train/offthread';
+import { ActivationPatchingOptions, PatchingResult, activationPatching } from '../../tracing/activation';
+import { PATCHING_SHARE_JOB, activationPatchingParallel, modelFromShared, shareWeights } from '../../tracing/parallel';
+import { SMALL, randomBatch, randomModel } from './patching-helpers';
+
+const CONFIG = { ...SMALL, n_layer: 4 };
+
+function assertSameResult(par: PatchingResult, single: PatchingResult, what: string): void {
+  assert.deepEqual(Array.from(par.patched.values), Array.from(single.patched.values), `${what}: patched values bit for bit`);
+  assert.deepEqual(Array.from(par.normalised.values), Array.from(single.normalised.values), `${what}: normalised values`);
+  assert.deepEqual({ ...par.patched, values: null }, { ...single.patched, values: null }, `${what}: axes, labels, metric, settings`);
+  assert.deepEqual({ ...par.normalised, values: null }, { ...single.normalised, values: null }, `${what}: normalised metadata`);
+  assert.equal(par.clean, single.clean);
+  assert.equal(par.corrupt, single.corrupt);
+  const { ms: _a, ...ps } = par.stats;
+  const { ms: _b, ...ss } = single.stats;
+  assert.deepEqual(ps, ss, `${what}: passes, skips and pass sizes`);
+}
+
+test('shared weights rebuild the same model', async () => {
+  await initBackend('wasm');
+  const model = randomModel(5, CONFIG);
+  const copy = modelFromShared(shareWeights(model));
+  for (const [name, v] of Object.entries(model.params)) assert.deepEqual(copy.params[name].dataSync(), v.dataSync(), name);
+  copy.dispose();
+  model.dispose();
+});
+
+test('parallel patching equals the single-thread sweep (workers only, and caller + worker; several targets)', async () => {
+  await initBackend('wasm');
+  const model = randomModel(11, CONFIG);
+  // two batches (different lengths) so the merge has per-batch values to weigh
+  const set = [randomBatch(1, 3, 8, CONFIG.vocab, [2, 5]), randomBatch(2, 2, 6, CONFIG.vocab, [1, 3])];
+  const cases: [string, ActivationPatchingOptions][] = [
+    ['head_z noising', { target: 'head_z' }],
+    ['head_z denoising, layers 3,0,2', { target: 'head_z', direction: 'denoising', layers: [3, 0, 2] }],
+    ['mlp_out at END', { target: 'mlp_out', positions: ['END'] }],
+    ['head_z small passes', { target: 'head_z', maxCopies: 3 }],
+  ];
+  try {
+    for (const [what, o] of cases) {
+      const single = await activationPatching(model, set, o);
+      assert.ok(single.stats.passes > 0, `${what}: the sweep ran passes`);
+      const workersOnly = await activationPatchingParallel(model, set, o, { threads: 2, callerComputes: false });
+      assertSameResult(workersOnly, single, `${what} (2 workers)`);
+      assert.equal(workersOnly.parallel.perThread.length, 2);
+      assert.ok(workersOnly.parallel.perThread.every((t) => t.thread > 0), 'only workers computed');
+      const nLayers = (o.layers ?? [0, 1, 2, 3]).length;
+      assert.deepEqual(workersOnly.parallel.perThread.flatMap((t) => t.layers).sort(), [...Array(nLayers).keys()], 'each layer computed once');
+      const withCaller = await activationPatchingParallel(model, set, o, { threads: 2 });
+      assertSameResult(withCaller, single, `${what} (caller + worker)`);
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+test('a failing worker thread surfaces as an error naming the thread', async () => {
+  await initBackend('wasm');
+  const model = randomModel(3, CONFIG);
+  const batch = randomBatch(4, 2, 6, CONFIG.vocab, [2]);
+  const fixture = path.join(__dirname, 'fixtures', 'failing-share');
+  try {
+    registerJob(PATCHING_SHARE_JOB, fixture, 'throwingShare');
+    await assert.rejects(activationPatchingParallel(model, batch, { target: 'head_z' }, { threads: 2 }),
+      /parallel patching: worker thread 1 of 1 failed: share fixture: asked to fail/);
+    registerJob(PATCHING_SHARE_JOB, fixture, 'exitingShare');
+    await assert.rejects(activationPatchingParallel(model, batch, { target: 'head_z' }, { threads: 2, callerComputes: false }),
+      /parallel patching: worker thread \d of 2 failed: .*exited with code 7/);
+  } finally {
+    registerJob(PATCHING_SHARE_JOB, require.resolve('../../tracing/parallel'), 'runPatchingShare');
+    model.dispose();
+  }
+  // and the real job works again after the stand-ins
+  const ok = await activationPatchingParallel(randomModel(3, CONFIG), batch, { target: 'head_z' }, { threads: 2, callerComputes: false });
+  assert.equal(ok.patched.values.length, CONFIG.n_layer * CONFIG.n_head);
+});
+
+test('options the parallel sweep cannot honour are refused up front', async () => {
+  await initBackend('wasm');
+  const model = randomModel(3, CONFIG);
+  const batch = randomBatch(4, 2, 6, CONFIG.vocab, [2]);
+  try {
+    await assert.rejects(activationPatchingParallel(model, batch, { target: 'head_z', sweep: {} }, { threads: 2 }), /sweep control .* not supported with threads > 1/);
+    await assert.rejects(activationPatchingParallel(model, batch, { target: 'head_z' }, { threads: 0 }), /threads: expected a positive integer, got 0/);
+    await assert.rejects(activationPatchingParallel(model, batch, { target: 'head_z', layers: [9] }, { threads: 2 }), /layers: 9 is outside \[0, 4\)/);
+  } finally {
+    model.dispose();
+  }
+});
