@@ -66,7 +66,11 @@ export type ModelSpec = z.infer<typeof ModelSchema>;
 /** IOI prompts shared by the finetune, corrupt and retrain stages (the corrupt stage poisons their labels). */
 export const DataSchema = z
   .object({
-    n_train: posInt().default(512),
+    /**
+     * 2048: with 512 prompts the tiny model memorises its retraining set after corruption (train loss → 0, held-out
+     * accuracy ~0.7) instead of rebuilding the mechanism; see docs/results.md.
+     */
+    n_train: posInt().default(2048),
     /** Held-out clean IOI prompts for the per-stage metrics. */
     n_eval: posInt().default(100),
     seed: z.number().int().default(1),
@@ -95,14 +99,20 @@ export const CorruptSchema = z
     rate: z.number().min(0).max(1).default(1),
     /** Which model is corrupted: the finetuned one (default) or the base. */
     from: z.enum(['finetune', 'base']).default('finetune'),
-    epochs: z.number().positive().default(3),
-    train: StageTrainSchema.prefault({}),
+    /** 5 epochs: the paper's toxic fine-tune anchor (3.55 → −11.06 after 5 epochs). */
+    epochs: z.number().positive().default(5),
+    /**
+     * lr 3e-4: as deep a corruption as 1e-3 within 2 epochs, but 1e-3 left some seeds' clean retraining stuck for
+     * 10+ epochs at a 50%-accuracy plateau (docs/results.md).
+     */
+    train: withDefaults(StageTrainSchema, { lr: 3e-4 }).prefault({}),
   })
   .strict();
 
 export const RetrainSchema = z
   .object({
-    epochs: z.number().positive().default(3),
+    /** 5 epochs: behaviour was back on every measured base (after 1–3 where measured per epoch; docs/results.md). */
+    epochs: z.number().positive().default(5),
     train: StageTrainSchema.prefault({}),
   })
   .strict();
@@ -116,7 +126,7 @@ export const TraceSchema = z
       .default([...TRACE_METHODS])
       .refine((m) => new Set(m).size === m.length, { message: 'expected each method at most once' }),
     /** Number of IOI prompts traced (clean prompts paired with their ABC-corrupted versions). */
-    n: posInt().default(32),
+    n: posInt().default(100),
     seed: z.number().int().default(2),
     /** Knockout / circuit-evaluation ablation. */
     ablation: z.enum(ABLATIONS as readonly Ablation[] as [Ablation, ...Ablation[]]).default('mean'),
@@ -129,8 +139,8 @@ export const TraceSchema = z
 
 export const CompareSchema = z
   .object({
-    /** Heads counted in the corruption-localisation share. */
-    top_k: posInt().default(5),
+    /** Heads counted in the headline corruption-localisation share: 2 of the default model's 8 (the artifact also holds k = 1, 3, 5, 10). */
+    top_k: posInt().default(2),
   })
   .strict();
 

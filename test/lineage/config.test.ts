@@ -130,10 +130,10 @@ test('an unreachable or unusable store fails fast and names the store', async ()
 });
 
 test('the lineage plan: finetune checkpoints fall on every epoch boundary', () => {
-  const c = parseConfig({});
+  const c = parseConfig({ data: { n_train: 512 } }); // 16 steps per epoch at the default batch size 32
   assert.deepEqual(finetuneMarks(c), { 'epoch-1': 16, 'epoch-2': 32, 'epoch-5': 80, 'epoch-10': 160 });
   assert.equal(finetuneCadence(c), 16);
-  const small = parseConfig({ checkpoint_every: 6 });
+  const small = parseConfig({ data: { n_train: 512 }, checkpoint_every: 6 });
   assert.equal(finetuneCadence(small), 4, 'the largest divisor of 16 that is <= 6');
   const names = planStages(c).map((s) => s.name);
   assert.deepEqual(names, [
