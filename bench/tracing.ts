@@ -176,7 +176,7 @@ export async function benchTracing(opts: TracingBenchOptions = {}): Promise<Reco
         wallS: round(par.ms / 1000, 3),
         cpuS: round(par.cpuMs / 1000, 3), // every thread of the process
         otherProcessesCores: par.otherCores ?? null,
-        perThread: par.value.parallel.perThread.map((t) => ({ thread: t.thread, layers: t.layers.map((i) => (layers ?? [...Array(config.n_layer).keys()])[i]), setupS: round(t.setupMs / 1000, 2), computeS: round(t.computeMs / 1000, 2) })),
+        perThread: par.value.parallel.perThread.map((t) => ({ thread: t.thread, layers: t.layers.map((i) => (layers ?? [...Array(config.n_layer).keys()])[i]), setupS: round(t.setupMs / 1000, 2), computeS: round(t.computeMs / 1000, 2), cpuS: t.cpuMs === null ? null : round(t.cpuMs / 1000, 2) })),
         maxAbsDiffVsSingle: Math.max(...Array.from(par.value.patched.values, (v, i) => Math.abs(v - exact.patched.values[i]))),
         speedupVsSingle: round(sweep.ms / par.ms, 2),
         ...(par.value.parallel.note ? { note: par.value.parallel.note } : {}),

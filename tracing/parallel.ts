@@ -4,6 +4,7 @@
 // layer, so low layers cost most). Each layer is computed exactly as the single-thread sweep computes it (same
 // batches, same passes), and the per-batch values are merged into a complete sweep state that
 // activationPatchingPrepared turns into the result: the same numbers, bit for bit, on the same backend.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { activeBackend, BackendName, initBackend, tf } from '../model/engine';
@@ -50,6 +51,8 @@ export interface ThreadReport {
   /** Start of the thread to its first claim (backend, weights, clean/corrupt caches). */
   setupMs: number;
   computeMs: number;
+  /** CPU time of this thread over setup and compute (Linux; null elsewhere): the wall time it needs on a free core. */
+  cpuMs: number | null;
 }
 
 export interface ParallelPatchingResult extends PatchingResult {
@@ -79,10 +82,26 @@ interface ShareOutput {
   done: LayerValues[];
   setupMs: number;
   computeMs: number;
+  cpuMs: number | null;
 }
 
 const NEXT = 0;
 const FAILED = 1;
+
+/** CPU time of the calling thread in ms (Linux /proc/thread-self/stat, 10 ms ticks), or null. */
+export function threadCpuMs(): number | null {
+  try {
+    const fields = fs.readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return null;
+  }
+}
+
+const cpuSince = (c0: number | null) => {
+  const c = threadCpuMs();
+  return c === null || c0 === null ? null : c - c0;
+};
 
 export function defaultThreads(): number {
   return Math.max(1, Math.min(2, os.availableParallelism()));
@@ -180,6 +199,7 @@ async function claimLoop(model: GPT2, prepared: PreparedBatch[], o: ActivationPa
 /** Entry point of the 'patching-share' job kind: one worker thread's share. */
 export async function runPatchingShare(input: ShareInput, handlers: ThreadJobHandlers): Promise<ShareOutput> {
   const control = new Int32Array(input.control);
+  const c0 = threadCpuMs();
   const t0 = performance.now();
   let model: GPT2 | undefined;
   let prepared: PreparedBatch[] = [];
@@ -189,7 +209,7 @@ export async function runPatchingShare(input: ShareInput, handlers: ThreadJobHan
     prepared = prepareAll(model, input.set, input.options, input.layers);
     const t1 = performance.now();
     const done = await claimLoop(model, prepared, input.options, input.layers, input.order, control, () => handlers.signal.aborted);
-    return { done, setupMs: t1 - t0, computeMs: performance.now() - t1 };
+    return { done, setupMs: t1 - t0, computeMs: performance.now() - t1, cpuMs: cpuSince(c0) };
   } catch (e) {
     Atomics.store(control, FAILED, 1); // the other threads stop claiming
     throw e;
@@ -242,10 +262,12 @@ export async function activationPatchingParallel(model: GPT2, input: TraceSet | 
   if (threads <= 1 && callerComputes) {
     const r = await activationPatching(model, input, o);
     const note = backend === 'tensorflow' && requested > 1 ? 'the tensorflow backend uses every core itself: one thread' : undefined;
-    const perThread = [{ thread: 0, layers: layers.map((_, i) => i), setupMs: 0, computeMs: performance.now() - t0 }];
+    const perThread = [{ thread: 0, layers: layers.map((_, i) => i), setupMs: 0, computeMs: performance.now() - t0, cpuMs: null }];
     return { ...r, parallel: { threads: 1, backend, perThread, ...(note ? { note } : {}) } };
   }
 
+  const tMain = performance.now();
+  const c0 = threadCpuMs(); // this thread's setup: weights to share, clean/corrupt runs
   const set = fitToBudget(model, asSet(input), o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB);
   // Claim order: by start layer, low (expensive) first; ties keep list order.
   const order = layers.map((l, i) => [l, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, i]) => i);
@@ -265,7 +287,6 @@ export async function activationPatchingParallel(model: GPT2, input: TraceSet | 
         return { error: new Error(`parallel patching: worker thread ${w + 1} of ${workers} failed: ${err.message}`, { cause: err }) };
       },
     ));
-    const tMain = performance.now();
     prepared = prepareAll(model, set, o, layers);
     const tClaim = performance.now();
     let own: LayerValues[];
@@ -276,13 +297,14 @@ export async function activationPatchingParallel(model: GPT2, input: TraceSet | 
       throw e;
     }
     const tDone = performance.now();
+    const mainCpu = cpuSince(c0);
     const results = await Promise.all(outcomes);
     const failed = results.find((r): r is { error: Error } => 'error' in r);
     if (failed) throw failed.error;
     const outs = results.map((r) => (r as { out: ShareOutput }).out);
     const perThread: ThreadReport[] = [
-      ...(callerComputes ? [{ thread: 0, layers: own.map((d) => d.unit), setupMs: tClaim - tMain, computeMs: tDone - tClaim }] : []),
-      ...outs.map((out, w) => ({ thread: w + 1, layers: out.done.map((d) => d.unit), setupMs: out.setupMs, computeMs: out.computeMs })),
+      ...(callerComputes ? [{ thread: 0, layers: own.map((d) => d.unit), setupMs: tClaim - tMain, computeMs: tDone - tClaim, cpuMs: mainCpu }] : []),
+      ...outs.map((out, w) => ({ thread: w + 1, layers: out.done.map((d) => d.unit), setupMs: out.setupMs, computeMs: out.computeMs, cpuMs: out.cpuMs })),
     ];
     const byUnit = new Map<number, LayerValues>();
     for (const d of [...own, ...outs.flatMap((out) => out.done)]) byUnit.set(d.unit, d);
