@@ -107,14 +107,14 @@ export function defaultThreads(): number {
   return Math.max(1, Math.min(2, os.availableParallelism()));
 }
 
-/** Below this much work a worker's start (tfjs, wasm, weights, clean/corrupt runs) costs more than it saves. */
-export const MIN_PARALLEL_GFLOP = 40;
+/** Below this much work (≈ 8 s on one wasm core) a worker's start (≈ 0.5–2 s: tfjs, wasm, weights, clean/corrupt runs) eats most of the gain. */
+export const MIN_PARALLEL_GFLOP = 300;
 
 /**
  * Approximate work of an exact sweep, in GFLOP of block matmuls: each variant runs the blocks from its layer up,
  * over every prompt token (2·12·d² per token per block; attention and the END-only top block ignored).
  */
-export function sweepGflop(model: GPT2, set: TraceSet, o: Pick<ActivationPatchingOptions, 'target' | 'layers' | 'positions'>): number {
+export function sweepGflop(model: Pick<GPT2, 'config'>, set: TraceSet, o: Pick<ActivationPatchingOptions, 'target' | 'layers' | 'positions'>): number {
   const { n_layer: L, n_head: H, d_model: d } = model.config;
   const tokens = set.reduce((a, b) => a + b.n * b.T, 0);
   const positions = o.positions === undefined || o.positions === 'each' ? set[0].T : o.positions.length;

@@ -1,12 +1,14 @@
 // Parallel activation patching: the same result as the single-thread sweep (worker threads doing all of it, or a
-// share beside the caller), and a failing worker thread surfaces as an error.
+// share beside the caller), a failing worker thread surfaces as an error, and threads 'auto' only starts workers for big sweeps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { initBackend } from '../../model/engine';
 import { registerJob } from '../../train/offthread';
 import { ActivationPatchingOptions, PatchingResult, activationPatching } from '../../tracing/activation';
-import { PATCHING_SHARE_JOB, activationPatchingParallel, modelFromShared, shareWeights } from '../../tracing/parallel';
+import { GPT2_SMALL } from '../../model/config';
+import { TraceBatch } from '../../tracing/batch';
+import { MIN_PARALLEL_GFLOP, PATCHING_SHARE_JOB, activationPatchingParallel, modelFromShared, shareWeights, sweepGflop } from '../../tracing/parallel';
 import { SMALL, randomBatch, randomModel } from './patching-helpers';
 
 const CONFIG = { ...SMALL, n_layer: 4 };
@@ -93,4 +95,22 @@ test('options the parallel sweep cannot honour are refused up front', async () =
   } finally {
     model.dispose();
   }
+});
+
+test("threads 'auto' stays on the calling thread for a small sweep and picks workers for a GPT-2-small-sized one", async () => {
+  await initBackend('wasm');
+  const model = randomModel(3, CONFIG);
+  const batch = randomBatch(4, 2, 6, CONFIG.vocab, [2]);
+  try {
+    assert.ok(sweepGflop(model, [batch], { target: 'head_z' }) < MIN_PARALLEL_GFLOP);
+    const r = await activationPatchingParallel(model, batch, { target: 'head_z' });
+    assert.equal(r.parallel.threads, 1);
+    assert.deepEqual(r.parallel.perThread.map((t) => t.thread), [0]);
+  } finally {
+    model.dispose();
+  }
+  // 144 heads over 8 prompts × 16 tokens: Σ_l 12·(12 − l) = 936 block runs of 128 tokens at 24·768² FLOP each
+  const big = { n: 8, T: 16 } as TraceBatch;
+  assert.ok(Math.abs(sweepGflop({ config: GPT2_SMALL }, [big], { target: 'head_z' }) - (936 * 128 * 24 * 768 * 768) / 1e9) < 1e-6);
+  assert.ok(sweepGflop({ config: GPT2_SMALL }, [big], { target: 'head_z' }) >= MIN_PARALLEL_GFLOP);
 });
