@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig, type LoadedConfig } from '../../config/load';
@@ -93,6 +94,29 @@ export async function testWorkers(
     shutdownGraceTime: '20s',
     ...opts,
   });
+}
+
+/**
+ * For a test file whose tests share one connection and one set of workers on a unique queue prefix: registers the
+ * file's before/after hooks and returns live accessors.
+ */
+export function useTestWorkers(label: string): { prefix: string; ctx(): TemporalContext; workers(): RunningWorkers } {
+  const prefix = uniquePrefix(label);
+  let ctx: TemporalContext | undefined;
+  let workers: RunningWorkers | undefined;
+  before(async () => {
+    ctx = await connectTemporal();
+    workers = await testWorkers(ctx, prefix);
+  });
+  after(async () => {
+    await workers?.shutdown();
+    await ctx?.close();
+  });
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`useTestWorkers(${label}): ${what} is not set up (before hook failed?)`);
+    return v;
+  };
+  return { prefix, ctx: () => need(ctx, 'the connection'), workers: () => need(workers, 'the workers') };
 }
 
 export function tmpDir(label: string): string {

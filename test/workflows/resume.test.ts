@@ -2,26 +2,15 @@
 // stage (marked 'cached', no activity scheduled for them) and continues the interrupted stage from its last
 // checkpoint. A third run of the same config finds every stage in the store's stage cache.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { openStore } from '../../store/open';
 import { checkpointSeries } from '../../activities/checkpoint-files';
 import { resumeLineage, startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../shared/lineage';
-import { connectTemporal, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../lineage/helpers';
-import type { RunningWorkers } from '../../workers/run-worker';
+import { tinyConfig, tmpDir, waitFor, useTestWorkers } from '../lineage/helpers';
 
-let ctx: TemporalContext;
-let workers: RunningWorkers;
-const prefix = uniquePrefix('resume');
-
-before(async () => {
-  ctx = await connectTemporal();
-  workers = await testWorkers(ctx, prefix);
-});
-after(async () => {
-  await workers?.shutdown();
-  await ctx?.close();
-});
+const shared = useTestWorkers('resume');
+const prefix = shared.prefix;
 
 async function scheduledActivities(handle: { fetchHistory(): Promise<{ events?: { activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null }[] | null }> }) {
   const history = await handle.fetchHistory();
@@ -33,7 +22,7 @@ test('a terminated lineage resumes without recomputing completed stages, continu
   const store = openStore(storeDir);
   const loaded = tinyConfig(storeDir, ['corrupt.epochs=12']);
   const options = { progressIntervalMs: 200 };
-  const first = await startLineage(ctx.client, loaded, { queues: prefix, codeVersion: 'test-resume', options });
+  const first = await startLineage(shared.ctx().client, loaded, { queues: prefix, codeVersion: 'test-resume', options });
 
   // Terminate once the corrupt stage has a durable checkpoint.
   const corruptKey = await waitFor('the corrupt stage to start', async () => {
@@ -46,7 +35,7 @@ test('a terminated lineage resumes without recomputing completed stages, continu
   const completed = before.stages.filter((s) => s.status === 'done').map((s) => s.stage);
   assert.deepEqual(completed, ['validate', 'base', 'trace-base', 'finetune', 'trace-finetune-e1', 'trace-finetune-e2']);
 
-  const resumed = await resumeLineage(ctx.client, first.workflowId);
+  const resumed = await resumeLineage(shared.ctx().client, first.workflowId);
   assert.notEqual(resumed.workflowId, first.workflowId);
   assert.deepEqual(resumed.reused.sort(), ['base', 'finetune', 'trace-base', 'trace-finetune-e1', 'trace-finetune-e2']);
   assert.equal(resumed.lastCheckpoint?.stage, 'corrupt');
@@ -69,8 +58,8 @@ test('a terminated lineage resumes without recomputing completed stages, continu
   assert.deepEqual(progress.stages.filter((s) => s.status === 'cached').map((s) => s.stage), ['base', 'trace-base', 'finetune', 'trace-finetune-e1', 'trace-finetune-e2']);
 
   // A completed run cannot be resumed; a new run of the same config reuses every stage from the store's cache.
-  await assert.rejects(resumeLineage(ctx.client, resumed.workflowId), /is COMPLETED; only failed, cancelled, terminated, timed_out runs can be resumed/);
-  const again = await startLineage(ctx.client, loaded, { queues: prefix, codeVersion: 'test-resume', options });
+  await assert.rejects(resumeLineage(shared.ctx().client, resumed.workflowId), /is COMPLETED; only failed, cancelled, terminated, timed_out runs can be resumed/);
+  const again = await startLineage(shared.ctx().client, loaded, { queues: prefix, codeVersion: 'test-resume', options });
   const third = await again.handle.result();
   assert.ok(Object.values(third.statuses).every((s) => s === 'cached'), JSON.stringify(third.statuses));
   assert.equal(third.compare.sha256, result.compare.sha256);
@@ -82,7 +71,7 @@ test('cancel stops the training stage at a step boundary with a checkpoint there
   const store = openStore(storeDir);
   // checkpoint_every=0: the corrupt stage checkpoints only at its end, so a mid-run manifest can only be the cancel point
   const loaded = tinyConfig(storeDir, ['corrupt.epochs=12', 'checkpoint_every=0']);
-  const first = await startLineage(ctx.client, loaded, { queues: prefix, codeVersion: 'test-cancel', options: { progressIntervalMs: 200 } });
+  const first = await startLineage(shared.ctx().client, loaded, { queues: prefix, codeVersion: 'test-cancel', options: { progressIntervalMs: 200 } });
   const corrupt = await waitFor('the corrupt stage to report progress', async () => {
     const p = await first.handle.query(progressQuery);
     return p.stages.find((s) => s.stage === 'corrupt' && s.status === 'running' && (s.step ?? 0) > 0 && s.key);
@@ -99,7 +88,7 @@ test('cancel stops the training stage at a step boundary with a checkpoint there
   const cancelStep = Number(/step-(\d+)\.json$/.exec(manifests[0])![1]);
   assert.ok(cancelStep >= corrupt.step! && cancelStep < 48, `cancelled at step ${cancelStep} of 48 (progress had reported ${corrupt.step})`);
 
-  const resumed = await resumeLineage(ctx.client, first.workflowId);
+  const resumed = await resumeLineage(shared.ctx().client, first.workflowId);
   assert.equal(resumed.lastCheckpoint?.step, cancelStep);
   const result = await resumed.handle.result();
   assert.equal(result.stages.corrupt.metrics.resumedFromStep, cancelStep);

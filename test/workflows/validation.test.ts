@@ -3,33 +3,22 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../shared/lineage';
 import type { ExperimentConfig } from '../../config/schema';
-import { connectTemporal, testWorkers, tinyConfig, tmpDir, uniquePrefix, type TemporalContext } from '../lineage/helpers';
-import type { RunningWorkers } from '../../workers/run-worker';
+import { tinyConfig, tmpDir, useTestWorkers } from '../lineage/helpers';
 
-let ctx: TemporalContext;
-let workers: RunningWorkers;
-const prefix = uniquePrefix('validation');
-
-before(async () => {
-  ctx = await connectTemporal();
-  workers = await testWorkers(ctx, prefix);
-});
-after(async () => {
-  await workers?.shutdown();
-  await ctx?.close();
-});
+const shared = useTestWorkers('validation');
+const prefix = shared.prefix;
 
 /** Starts a lineage with a tampered config and returns its workflow failure. */
 async function failure(tamper: (config: ExperimentConfig) => unknown): Promise<{ failure: ApplicationFailure; stages: string }> {
   const loaded = tinyConfig(tmpDir('validation-store'));
   const config = tamper(structuredClone(loaded.config)) as ExperimentConfig;
-  const started = await startLineage(ctx.client, { ...loaded, config }, { queues: prefix, codeVersion: 'test-validation' });
+  const started = await startLineage(shared.ctx().client, { ...loaded, config }, { queues: prefix, codeVersion: 'test-validation' });
   const err = await started.handle.result().then(
     () => assert.fail('expected the lineage to fail'),
     (e: unknown) => e,
