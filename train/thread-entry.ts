@@ -1,22 +1,7 @@
 // Worker-thread side of offthread.ts: requires the registered job module, runs it with handlers that post
 // messages back, and turns a cancel message (or the shared flag) into the job's abort signal.
 import { parentPort, workerData } from 'node:worker_threads';
-import { activeBackend, tf } from '../model/engine';
 import type { ThreadJob, ThreadJobHandlers, WorkerData } from './offthread';
-
-/**
- * tfjs-node (TF 2.21 C library) segfaults at process exit when a worker thread initialised the 'tensorflow'
- * backend but never ran an op (e.g. a job that failed on its input right after initBackend). One tiny op avoids it.
- */
-function settleNativeBackend(): void {
-  let name: string;
-  try {
-    name = activeBackend();
-  } catch {
-    return; // this thread never initialised a backend
-  }
-  if (name === 'tensorflow') tf.tidy(() => tf.add(tf.scalar(0), tf.scalar(0)).dataSync());
-}
 
 async function main(): Promise<void> {
   const port = parentPort;
@@ -43,7 +28,6 @@ async function main(): Promise<void> {
     const err = e as Error;
     port.postMessage({ type: 'error', name: err?.name, message: err?.message ?? String(e), stack: err?.stack });
   } finally {
-    settleNativeBackend();
     port.unref(); // lets the thread exit once the job is done
   }
 }
