@@ -16,7 +16,7 @@ import { materialiseCheckpoint, readFile } from './checkpoint-files';
 import { mapErrors } from './errors';
 import { startProgress } from './progress';
 import { stopSignal, stoppedError } from './stop';
-import { removeWorkDir, workRoot } from './train';
+import { attemptWorkDir, removeWorkDir } from './train';
 
 export interface TraceStageInput {
   stage: string;
@@ -39,7 +39,7 @@ export function traceActivity(openStore: (url: string) => ArtifactStore, shutdow
     const info = ctx.info;
     const startedAt = new Date().toISOString();
     const store = openStore(input.store);
-    const workDir = path.join(workRoot(), info.workflowExecution?.workflowId ?? 'standalone', input.stage, `attempt-${info.attempt}-${process.pid}-${Date.now()}`);
+    const workDir = attemptWorkDir(info, input.stage);
     return mapErrors(`stage ${input.stage}`, async () => {
       await fs.mkdir(workDir, { recursive: true });
       const progress = startProgress(input.stage, { intervalMs: input.progressIntervalMs });

@@ -4,7 +4,7 @@
 // retention), heartbeat {step, total, checkpoint, loss}, and return a StageOutput of references and small metrics.
 // Cancellation (workflow cancel, heartbeat timeout, worker shutdown) stops the job at a step boundary; its last
 // checkpoint is committed before the cancellation is rethrown.
-import { Context } from '@temporalio/activity';
+import { Context, type Info as ActivityInfo } from '@temporalio/activity';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -53,6 +53,11 @@ export interface TrainStageInput {
 /** Root of per-attempt work folders: <root>/<workflow id>/<stage>/attempt-<n>-<pid>-<ms>, removed when the attempt ends. */
 export const workRoot = () => path.join(os.tmpdir(), 'plasticity-work');
 
+/** This attempt's own work folder (a retried or zombie attempt never shares one). */
+export function attemptWorkDir(info: ActivityInfo, stage: string): string {
+  return path.join(workRoot(), info.workflowExecution?.workflowId ?? 'standalone', stage, `attempt-${info.attempt}-${process.pid}-${Date.now()}`);
+}
+
 /** Removes an attempt folder, then its stage and workflow folders if nothing else is left in them. */
 export async function removeWorkDir(workDir: string): Promise<void> {
   await fs.rm(workDir, { recursive: true, force: true });
@@ -68,7 +73,7 @@ export function trainActivity(openStore: (url: string) => ArtifactStore, shutdow
     const startedAt = new Date().toISOString();
     const store = openStore(input.store);
     const series = checkpointSeries(input.key);
-    const workDir = path.join(workRoot(), info.workflowExecution?.workflowId ?? 'standalone', input.stage, `attempt-${info.attempt}-${process.pid}-${Date.now()}`);
+    const workDir = attemptWorkDir(info, input.stage);
     const markByStep = new Map(Object.entries(input.marks ?? {}).map(([label, step]) => [step, label]));
 
     return mapErrors(`stage ${input.stage}`, async () => {
