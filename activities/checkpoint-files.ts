@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ArtifactStore } from '../store/artifact-store';
 import { applyRetention, latestCheckpoint, putCheckpointManifest } from '../store/checkpoints';
 import type { ArtifactRef } from '../shared/types';
+import { DeterministicError } from '../shared/errors';
 
 export const DESCRIPTOR_FORMAT = 'plasticity-checkpoint-files';
 /** Written last into a materialised folder (it marks the folder complete). */
@@ -48,7 +49,7 @@ export async function uploadCheckpointFolder(store: ArtifactStore, dir: string, 
     .filter((e) => e.isFile() && CHECKPOINT_FILES.includes(e.name))
     .map((e) => e.name)
     .sort();
-  if (!names.includes(WEIGHTS_FILE)) throw new Error(`checkpoint folder ${dir}: no ${WEIGHTS_FILE}`);
+  if (!names.includes(WEIGHTS_FILE)) throw new DeterministicError(`checkpoint folder ${dir}: no ${WEIGHTS_FILE}`);
   const files: Record<string, ArtifactRef> = {};
   for (const name of names) files[name] = await store.putBlob(readFile(path.join(dir, name)), 'checkpoint-file');
   const descriptor: CheckpointDescriptor = { format: DESCRIPTOR_FORMAT, step, files };
@@ -85,7 +86,7 @@ export async function readDescriptor(store: ArtifactStore, ref: ArtifactRef): Pr
   const text = (await store.getBlob(ref)).toString('utf8');
   const value = JSON.parse(text) as CheckpointDescriptor;
   if (value.format !== DESCRIPTOR_FORMAT || !value.files || typeof value.step !== 'number') {
-    throw new Error(`${ref.uri}: not a checkpoint descriptor (expected format ${DESCRIPTOR_FORMAT})`);
+    throw new DeterministicError(`${ref.uri}: not a checkpoint descriptor (expected format ${DESCRIPTOR_FORMAT})`);
   }
   return value;
 }
@@ -96,7 +97,7 @@ export async function materialiseCheckpoint(store: ArtifactStore, ref: ArtifactR
   await fs.mkdir(dir, { recursive: true });
   const names = Object.keys(descriptor.files).sort((a, b) => Number(a === MARKER_FILE) - Number(b === MARKER_FILE));
   for (const name of names) {
-    if (name.includes('/') || name.startsWith('.')) throw new Error(`${ref.uri}: invalid file name ${JSON.stringify(name)}`);
+    if (name.includes('/') || name.startsWith('.')) throw new DeterministicError(`${ref.uri}: invalid file name ${JSON.stringify(name)}`);
     const tmp = path.join(dir, `${name}.part`);
     await pipeline(await store.openBlob(descriptor.files[name]), createWriteStream(tmp));
     await fs.rename(tmp, path.join(dir, name));

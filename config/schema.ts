@@ -9,6 +9,8 @@ import { ABLATIONS, type Ablation } from '../tracing/knockout';
 
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
+/** A count held in memory at once (prompts, sentences): bounded so a typo cannot exhaust the worker's heap. */
+const boundedCount = (max: number, what: string) => posInt().max(max, { message: `expected at most ${max.toLocaleString('en-US')} ${what} (all are held in memory at once)` });
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export const POISON_TRANSFORMS = ['subject', 'random-name'] as const;
@@ -43,7 +45,10 @@ const defaultPretrainTrain = baseSteps === undefined ? baseTrain : { ...baseTrai
 
 /** Pretraining settings: a train config (steps or epochs; DEFAULT_BASE's values) without the checkpoint cadence. */
 export const PretrainTrainSchema = withDefaults(TrainConfigSchema.omit({ checkpoint_every: true }), defaultPretrainTrain);
-const PretrainCorpusSchema = withDefaults(CorpusDataSchema.omit({ kind: true }), defaultCorpus);
+const PretrainCorpusSchema = withDefaults(
+  CorpusDataSchema.omit({ kind: true }).extend({ n: boundedCount(2_000_000, 'corpus sentences'), eval_n: nonNegInt().max(100_000, { message: 'expected at most 100,000 held-out prompts (all are held in memory at once)' }).default(200) }),
+  defaultCorpus,
+);
 
 /** The base model: pretrained here from scratch (train/defaults DEFAULT_BASE), a Hugging Face folder, or a checkpoint. */
 export const ModelSchema = z.discriminatedUnion('source', [
@@ -70,9 +75,9 @@ export const DataSchema = z
      * 2048: with 512 prompts the tiny model memorises its retraining set after corruption (train loss → 0, held-out
      * accuracy ~0.7) instead of rebuilding the mechanism; see docs/results.md.
      */
-    n_train: posInt().default(2048),
+    n_train: boundedCount(500_000, 'training prompts').default(2048),
     /** Held-out clean IOI prompts for the per-stage metrics. */
-    n_eval: posInt().default(100),
+    n_eval: boundedCount(100_000, 'held-out prompts').default(100),
     seed: z.number().int().default(1),
     /** Names only the held-out prompts use (0 = none). */
     holdout_names: nonNegInt().default(0),
@@ -126,7 +131,7 @@ export const TraceSchema = z
       .default([...TRACE_METHODS])
       .refine((m) => new Set(m).size === m.length, { message: 'expected each method at most once' }),
     /** Number of IOI prompts traced (clean prompts paired with their ABC-corrupted versions). */
-    n: posInt().default(100),
+    n: boundedCount(10_000, 'traced prompts').default(100),
     seed: z.number().int().default(2),
     /** Knockout / circuit-evaluation ablation. */
     ablation: z.enum(ABLATIONS as readonly Ablation[] as [Ablation, ...Ablation[]]).default('mean'),

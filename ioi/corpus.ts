@@ -134,3 +134,21 @@ export function buildIoiVocab(opts: VocabOptions = {}): Vocab {
   for (const t of opts.extraTexts ?? []) add(t);
   return Vocab.compact(ids);
 }
+
+/**
+ * The most tokens a model is fed at once for these sentence kinds: the longest full sentence (IOI: prompt + answer)
+ * minus its last token (training predicts it; evaluation feeds the prompt). Names are single tokens, so one name pair
+ * per place/object covers every prompt.
+ */
+export function longestInputTokens(kinds: readonly CorpusKind[] = CORPUS_KINDS): number {
+  const [a, b] = [defaultNames()[0], defaultNames()[1]];
+  const sentences = [
+    ...(kinds.includes('ioi') ? [...BABA_TEMPLATES, ...ABBA_TEMPLATES] : []),
+    ...(kinds.includes('names') ? NAME_SENTENCES : []),
+    ...(kinds.includes('plain') ? PLAIN_SENTENCES : []),
+  ];
+  let longest = 0;
+  for (const place of PLACES) for (const object of OBJECTS) for (const s of sentences) longest = Math.max(longest, encodeGpt2(fill(s, a, b, place, object)).length);
+  return longest - 1;
+}
+

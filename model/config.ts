@@ -1,3 +1,4 @@
+import { DeterministicError } from '../shared/errors';
 // Architecture of a GPT-2-style model. Field names follow the issue; HF config.json maps onto them in model/hf.ts.
 export interface ModelConfig {
   n_layer: number;
@@ -18,10 +19,10 @@ export const GPT2_SMALL: ModelConfig = {
 export function validateModelConfig(c: ModelConfig, where = 'model'): ModelConfig {
   for (const key of ['n_layer', 'd_model', 'n_head', 'd_head', 'd_mlp', 'n_ctx', 'vocab'] as const) {
     const v = c[key];
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`${where}.${key}: expected a positive integer, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(v) || v <= 0) throw new DeterministicError(`${where}.${key}: expected a positive integer, got ${JSON.stringify(v)}`);
   }
-  if (typeof c.tied !== 'boolean') throw new Error(`${where}.tied: expected a boolean, got ${JSON.stringify(c.tied)}`);
-  if (!(c.ln_eps > 0)) throw new Error(`${where}.ln_eps: expected a positive number, got ${JSON.stringify(c.ln_eps)}`);
+  if (typeof c.tied !== 'boolean') throw new DeterministicError(`${where}.tied: expected a boolean, got ${JSON.stringify(c.tied)}`);
+  if (!(c.ln_eps > 0)) throw new DeterministicError(`${where}.ln_eps: expected a positive number, got ${JSON.stringify(c.ln_eps)}`);
   return c;
 }
 

@@ -3,6 +3,7 @@
 import { tf, matMul2d, activeBackend } from './engine';
 import { ModelConfig, validateModelConfig } from './config';
 import { HOOK_EMBED, HOOK_LN_FINAL, HOOK_POS_EMBED, hookName } from './hook-names';
+import { DeterministicError } from '../shared/errors';
 
 /** Replaces (returns a tensor) or observes (returns void) the value at a hook point. */
 export type HookFn = (value: tf.Tensor, name: string) => tf.Tensor | void;
@@ -224,7 +225,7 @@ export class GPT2 {
   run(tokens: tf.Tensor2D, opts: RunOptions = {}, training = false): RunResult {
     const c = this.config;
     const [B, T] = tokens.shape;
-    if (T > c.n_ctx) throw new Error(`input: sequence length ${T} exceeds n_ctx ${c.n_ctx}`);
+    if (T > c.n_ctx) throw new DeterministicError(`input: sequence length ${T} exceeds n_ctx ${c.n_ctx}`);
     const cache: Record<string, tf.Tensor> = {};
     const wanted = opts.cache === undefined ? () => false
       : typeof opts.cache === 'function' ? opts.cache : ((set) => (n: string) => set.has(n))(new Set(opts.cache));

@@ -5,6 +5,7 @@ import { tf } from './engine';
 import { ModelConfig, validateModelConfig } from './config';
 import { GPT2, LM_HEAD, Params, WTE, paramShapes } from './gpt2';
 import { NamedArray, parseSafetensors, serializeSafetensors } from './safetensors';
+import { DeterministicError } from '../shared/errors';
 
 const TANH_GELUS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'];
 
@@ -12,11 +13,11 @@ const TANH_GELUS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'];
 export function modelConfigFromHf(hf: Record<string, unknown>, file = 'config.json'): ModelConfig {
   const num = (key: string, fallback?: number): number => {
     const v = hf[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${file}: '${key}' must be a number, got ${JSON.stringify(hf[key])}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new DeterministicError(`${file}: '${key}' must be a number, got ${JSON.stringify(hf[key])}`);
     return v;
   };
   const act = (hf.activation_function as string | undefined) ?? 'gelu_new';
-  if (!TANH_GELUS.includes(act)) throw new Error(`${file}: activation_function '${act}' is not supported; expected one of ${TANH_GELUS.join(', ')}`);
+  if (!TANH_GELUS.includes(act)) throw new DeterministicError(`${file}: activation_function '${act}' is not supported; expected one of ${TANH_GELUS.join(', ')}`);
   const d = num('n_embd');
   const h = num('n_head');
   const plasticity = (hf.plasticity ?? {}) as { d_head?: number };
@@ -62,13 +63,13 @@ export function paramsFromArrays(c: ModelConfig, arrays: Record<string, NamedArr
   const params: Params = {};
   for (const [name, shape] of paramShapes(c)) {
     const arr = byName.get(name);
-    if (!arr) throw new Error(`${file}: missing tensor '${name}' (expected shape [${shape}])`);
-    if (arr.shape.join(',') !== shape.join(',')) throw new Error(`${file}: tensor '${name}' has shape [${arr.shape}], expected [${shape}]`);
+    if (!arr) throw new DeterministicError(`${file}: missing tensor '${name}' (expected shape [${shape}])`);
+    if (arr.shape.join(',') !== shape.join(',')) throw new DeterministicError(`${file}: tensor '${name}' has shape [${arr.shape}], expected [${shape}]`);
     params[name] = tf.variable(tf.tensor(arr.data, shape), true);
     byName.delete(name);
   }
   if (c.tied) byName.delete(LM_HEAD);
-  if (byName.size) throw new Error(`${file}: unexpected tensors ${[...byName.keys()].slice(0, 5).join(', ')}${byName.size > 5 ? ', …' : ''}`);
+  if (byName.size) throw new DeterministicError(`${file}: unexpected tensors ${[...byName.keys()].slice(0, 5).join(', ')}${byName.size > 5 ? ', …' : ''}`);
   return params;
 }
 
@@ -87,12 +88,12 @@ export function isHfFolder(dir: string): boolean {
 export function loadHfFolder(dir: string): GPT2 {
   const configFile = path.join(dir, 'config.json');
   const weightsFile = path.join(dir, 'model.safetensors');
-  for (const f of [configFile, weightsFile]) if (!fs.existsSync(f)) throw new Error(`model folder ${dir}: missing ${path.basename(f)}`);
+  for (const f of [configFile, weightsFile]) if (!fs.existsSync(f)) throw new DeterministicError(`model folder ${dir}: missing ${path.basename(f)}`);
   let hf: Record<string, unknown>;
   try {
     hf = JSON.parse(fs.readFileSync(configFile, 'utf8'));
   } catch (e) {
-    throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`);
+    throw new DeterministicError(`${configFile}: not valid JSON (${(e as Error).message})`);
   }
   const config = modelConfigFromHf(hf, configFile);
   const { tensors } = parseSafetensors(fs.readFileSync(weightsFile), weightsFile);

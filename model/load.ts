@@ -6,6 +6,7 @@ import { GPT2 } from './gpt2';
 import { loadHfFolder } from './hf';
 import { CheckpointMeta, isCheckpointFolder, loadCheckpoint, META_FILE, OPTIMIZER_FILE } from '../train/checkpoint';
 import { hfVocab, ModelVocab } from '../train/vocab';
+import { DeterministicError } from '../shared/errors';
 
 export interface ModelMeta {
   source: 'checkpoint' | 'hf';
@@ -23,13 +24,13 @@ export interface LoadedModel {
 
 /** Loads a model folder (needs an initialised tfjs backend). Errors name the folder and what is missing. */
 export function loadModel(dir: string): LoadedModel {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`model folder ${dir}: not found or not a directory`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new DeterministicError(`model folder ${dir}: not found or not a directory`);
   if (isCheckpointFolder(dir)) {
     const { model, vocab, meta } = loadCheckpoint(dir, { optimizer: false });
     return { model, vocab, meta: { source: 'checkpoint', dir, step: meta.step, backend: meta.backend, checkpoint: meta } };
   }
   if (fs.existsSync(path.join(dir, OPTIMIZER_FILE))) {
-    throw new Error(`model folder ${dir}: has ${OPTIMIZER_FILE} but no ${META_FILE} (an unfinished checkpoint save)`);
+    throw new DeterministicError(`model folder ${dir}: has ${OPTIMIZER_FILE} but no ${META_FILE} (an unfinished checkpoint save)`);
   }
   const model = loadHfFolder(dir);
   const hf = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;

@@ -1,3 +1,4 @@
+import { DeterministicError } from '../shared/errors';
 // safetensors read/write: 8-byte LE header length, JSON header, raw little-endian tensor bytes.
 export interface NamedArray {
   shape: number[];
@@ -17,15 +18,15 @@ function f16ToF32(h: number): number {
 
 /** Parses a safetensors buffer into float32 arrays (F32, F16 and BF16 are accepted). */
 export function parseSafetensors(buf: Uint8Array, file = 'safetensors'): { tensors: Record<string, NamedArray>; metadata: Record<string, string> } {
-  if (buf.byteLength < 8) throw new Error(`${file}: too short to be a safetensors file (${buf.byteLength} bytes)`);
+  if (buf.byteLength < 8) throw new DeterministicError(`${file}: too short to be a safetensors file (${buf.byteLength} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen <= 0 || 8 + headerLen > buf.byteLength) throw new Error(`${file}: header length ${headerLen} exceeds the file size ${buf.byteLength} (truncated?)`);
+  if (headerLen <= 0 || 8 + headerLen > buf.byteLength) throw new DeterministicError(`${file}: header length ${headerLen} exceeds the file size ${buf.byteLength} (truncated?)`);
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
   try {
     header = JSON.parse(Buffer.from(buf.subarray(8, 8 + headerLen)).toString('utf8'));
   } catch (e) {
-    throw new Error(`${file}: header is not valid JSON (${(e as Error).message})`);
+    throw new DeterministicError(`${file}: header is not valid JSON (${(e as Error).message})`);
   }
   const base = 8 + headerLen;
   const tensors: Record<string, NamedArray> = {};
@@ -37,11 +38,11 @@ export function parseSafetensors(buf: Uint8Array, file = 'safetensors'): { tenso
     }
     const { dtype, shape, data_offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     const width = DTYPE_BYTES[dtype];
-    if (!width) throw new Error(`${file}: tensor '${name}' has dtype ${dtype}; expected F32, F16 or BF16`);
+    if (!width) throw new DeterministicError(`${file}: tensor '${name}' has dtype ${dtype}; expected F32, F16 or BF16`);
     const count = shape.reduce((a, b) => a * b, 1);
     const [begin, end] = data_offsets;
     if (end - begin !== count * width || base + end > buf.byteLength) {
-      throw new Error(`${file}: tensor '${name}' byte range [${begin}, ${end}) does not fit shape [${shape}] ${dtype} or the file (truncated?)`);
+      throw new DeterministicError(`${file}: tensor '${name}' byte range [${begin}, ${end}) does not fit shape [${shape}] ${dtype} or the file (truncated?)`);
     }
     const data = new Float32Array(count);
     const dv = new DataView(buf.buffer, buf.byteOffset + base + begin, end - begin);
@@ -68,7 +69,7 @@ export function serializeSafetensors(tensors: Record<string, NamedArray>, metada
   for (const name of names) {
     const { shape, data } = tensors[name];
     const count = shape.reduce((a, b) => a * b, 1);
-    if (count !== data.length) throw new Error(`safetensors: tensor '${name}' has ${data.length} values for shape [${shape}]`);
+    if (count !== data.length) throw new DeterministicError(`safetensors: tensor '${name}' has ${data.length} values for shape [${shape}]`);
     header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
     offset += data.byteLength;
   }

@@ -4,6 +4,7 @@
 import type { Duration } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { ExperimentConfig } from '../config/schema';
+import { DETERMINISTIC_FAILURE_TYPES } from './errors';
 import type { ArtifactRef, StageResult } from './types';
 
 // ── Task queues ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -174,8 +175,8 @@ export interface LineageResult {
   finishedAt: string;
 }
 
-/** Failure types that are never retried: bad config, bad data, corrupted blobs (a retry would fail the same way). */
-export const NON_RETRYABLE_ERROR_TYPES = ['InvalidConfig', 'DataError', 'ChecksumError'];
+/** Failure types that are never retried: bad config or data, corrupted blobs, a store we may not write (shared/errors.ts). */
+export const NON_RETRYABLE_ERROR_TYPES: string[] = [...DETERMINISTIC_FAILURE_TYPES];
 
 // ── Messages ────────────────────────────────────────────────────────────────────────────────────────────────────
 

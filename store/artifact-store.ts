@@ -119,7 +119,7 @@ export class ContentStore implements ArtifactStore {
     try {
       return JSON.parse(text) as T;
     } catch (err) {
-      throw new StoreError(this.url, `${this.backend.uriOf(key)} is not valid JSON (${(err as Error).message})`, { cause: err });
+      throw new StoreError(this.url, `${this.backend.uriOf(key)} is not valid JSON (${(err as Error).message})`, { cause: err, failureType: 'DataError' });
     }
   }
 

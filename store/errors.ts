@@ -1,14 +1,20 @@
 // Errors of the artifact store. Every message names the store (or the blob's uri) it is about.
+import { ACCESS_DENIED_CODES, type DeterministicFailureType } from '../shared/errors';
 
 /** Any failure to reach, read or write a store. `storeUrl` is the store's own URL (file://… or s3://…). */
 export class StoreError extends Error {
+  /** Set when a retry cannot help (shared/errors.ts): permission denied, an object that is not what it must be. */
+  readonly failureType?: DeterministicFailureType;
   constructor(
     readonly storeUrl: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; failureType?: DeterministicFailureType },
   ) {
     super(`artifact store ${storeUrl}: ${message}`, options);
     this.name = 'StoreError';
+    const code = (options?.cause as { code?: unknown } | undefined)?.code;
+    const type = options?.failureType ?? (typeof code === 'string' && ACCESS_DENIED_CODES.includes(code) ? 'StoreAccessDenied' : undefined);
+    if (type) this.failureType = type;
   }
 }
 
@@ -24,7 +30,7 @@ export class ChecksumError extends StoreError {
       expected.bytes !== actual.bytes
         ? `size ${actual.bytes} bytes, expected ${expected.bytes} (truncated or overwritten)`
         : `sha256 ${actual.sha256}, expected ${expected.sha256}`;
-    super(storeUrl, `checksum mismatch for ${uri}: ${what}`);
+    super(storeUrl, `checksum mismatch for ${uri}: ${what}`, { failureType: 'ChecksumError' });
     this.name = 'ChecksumError';
   }
 }

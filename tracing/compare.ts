@@ -9,6 +9,7 @@ import {
   Restoration, RESTORATION_LABELS, RestorationLabel, RESULTS_VERSION, StageDiff, StageRole, StageTrace,
 } from './results';
 import { ScoresJson } from './scores';
+import { DeterministicError } from '../shared/errors';
 
 export const DEFAULT_THRESHOLDS: ComparisonThresholds = {
   topK: [1, 3, 5, 10],
@@ -159,18 +160,18 @@ function checkComparable(stages: StageTrace[]): void {
   const [first, ...rest] = stages;
   for (const s of rest) {
     if (s.prompts.fingerprint !== first.prompts.fingerprint) {
-      throw new Error(`compare: stage '${s.stage}' was traced on different prompts than '${first.stage}' (prompt fingerprint ${s.prompts.fingerprint} vs ${first.prompts.fingerprint})`);
+      throw new DeterministicError(`compare: stage '${s.stage}' was traced on different prompts than '${first.stage}' (prompt fingerprint ${s.prompts.fingerprint} vs ${first.prompts.fingerprint})`);
     }
     const a = first.model.config;
     const b = s.model.config;
-    if (a.n_layer !== b.n_layer || a.n_head !== b.n_head) throw new Error(`compare: stage '${s.stage}' has ${b.n_layer}×${b.n_head} heads, '${first.stage}' has ${a.n_layer}×${a.n_head}`);
+    if (a.n_layer !== b.n_layer || a.n_head !== b.n_head) throw new DeterministicError(`compare: stage '${s.stage}' has ${b.n_layer}×${b.n_head} heads, '${first.stage}' has ${a.n_layer}×${a.n_head}`);
   }
 }
 
 function stageByRole(stages: StageTrace[], role: StageRole, name?: string): StageTrace | undefined {
   if (name) {
     const s = stages.find((x) => x.stage === name);
-    if (!s) throw new Error(`compare: no stage named '${name}' (stages: ${stages.map((x) => x.stage).join(', ')})`);
+    if (!s) throw new DeterministicError(`compare: no stage named '${name}' (stages: ${stages.map((x) => x.stage).join(', ')})`);
     return s;
   }
   return stages.find((x) => x.role === role);
@@ -179,14 +180,14 @@ function stageByRole(stages: StageTrace[], role: StageRole, name?: string): Stag
 /** Builds the lineage comparison artifact from per-stage traces (and CMAP results between adjacent stages). */
 export function compareStages(input: CompareInput): LineageComparison {
   const { stages } = input;
-  if (stages.length === 0) throw new Error('compare: no stages');
+  if (stages.length === 0) throw new DeterministicError('compare: no stages');
   checkComparable(stages);
   const t: ComparisonThresholds = { ...DEFAULT_THRESHOLDS, ...input.thresholds };
   const config = stages[0].model.config;
   const methods = Object.keys(stages[0].headScores).filter((m) => stages.every((s) => s.headScores[m]));
-  if (methods.length === 0) throw new Error('compare: no head-score method is present in every stage');
+  if (methods.length === 0) throw new DeterministicError('compare: no head-score method is present in every stage');
   const primary = input.primaryMethod ?? PRIMARY_METHOD_ORDER.find((m) => methods.includes(m)) ?? methods[0];
-  if (!methods.includes(primary)) throw new Error(`compare.primaryMethod: '${primary}' is not in every stage (common methods: ${methods.join(', ')})`);
+  if (!methods.includes(primary)) throw new DeterministicError(`compare.primaryMethod: '${primary}' is not in every stage (common methods: ${methods.join(', ')})`);
 
   const adjacent: StageDiff[] = [];
   for (let i = 1; i < stages.length; i++) {

@@ -4,6 +4,7 @@ import { abcDataset, generateIoi, IoiPrompt } from '../ioi/dataset';
 import { readPromptsFile } from '../ioi/prompts-file';
 import type { ModelVocab } from '../train/vocab';
 import { TraceBatch, TraceSet } from './batch';
+import { DeterministicError } from '../shared/errors';
 
 /** Generated prompts ({n, seed}, ABC corruption with the same seed) or a JSON-lines prompts file. */
 export type PromptSpec = { n: number; seed: number } | { file: string };
@@ -18,14 +19,14 @@ export function templateId(p: IoiPrompt): number {
 }
 
 function modelId(vocab: ModelVocab, g: number, where: string): number {
-  if (!vocab.has(g)) throw new Error(`${where}: token ${g} is not in the model's ${vocab.describe()}`);
+  if (!vocab.has(g)) throw new DeterministicError(`${where}: token ${g} is not in the model's ${vocab.describe()}`);
   return vocab.fromGpt2(g);
 }
 
 /** Same-length batches (at most maxBatch prompts each) of clean[i] paired with corrupt[i]. */
 export function traceSetFromPrompts(clean: readonly IoiPrompt[], corrupt: readonly IoiPrompt[], vocab: ModelVocab, maxBatch = 256): TraceSet {
-  if (clean.length !== corrupt.length) throw new Error(`trace prompts: ${clean.length} clean but ${corrupt.length} corrupted prompts`);
-  if (clean.length === 0) throw new Error('trace prompts: no prompts');
+  if (clean.length !== corrupt.length) throw new DeterministicError(`trace prompts: ${clean.length} clean but ${corrupt.length} corrupted prompts`);
+  if (clean.length === 0) throw new DeterministicError('trace prompts: no prompts');
   const byLength = new Map<number, number[]>();
   clean.forEach((p, i) => {
     const where = p.source ?? `prompt ${i} (${JSON.stringify(p.text)})`;

@@ -15,6 +15,7 @@ import { ioiTraceSet, PromptSpec } from './ioi-set';
 import { ABLATIONS, Ablation } from './knockout';
 import { CmapPair, RESULTS_VERSION, StageMetrics, StageRole } from './results';
 import { scoresToJson } from './scores';
+import { DeterministicError } from '../shared/errors';
 
 export interface CmapJobSettings {
   /** Per-head sweeps, each kind at each positions setting (default z at all positions and at END). */
@@ -55,14 +56,14 @@ export interface TraceJobResult {
 }
 
 function checkInput(input: TraceJobInput): void {
-  if (!input || typeof input !== 'object') throw new Error('trace job: input must be an object');
-  if (typeof input.modelDir !== 'string' || !input.modelDir) throw new Error('trace job: modelDir must be a folder path');
-  if (typeof input.outFile !== 'string' || !input.outFile) throw new Error('trace job: outFile must be a file path');
-  if (!input.prompts || typeof input.prompts !== 'object') throw new Error('trace job: prompts must be {n, seed} or {file}');
-  if (input.backend && !BACKEND_CHOICES.includes(input.backend)) throw new Error(`trace job: backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(input.backend)}`);
-  for (const m of input.methods ?? []) if (!TRACE_METHODS.includes(m)) throw new Error(`trace job: methods: unknown '${m}'; expected ${TRACE_METHODS.join(', ')}`);
-  if (input.ablation && !ABLATIONS.includes(input.ablation)) throw new Error(`trace job: ablation must be one of ${ABLATIONS.join(', ')}, got ${JSON.stringify(input.ablation)}`);
-  for (const k of input.cmap?.kinds ?? []) if (!CMAP_KINDS.includes(k)) throw new Error(`trace job: cmap.kinds: unknown '${k}'; expected ${CMAP_KINDS.join(', ')}`);
+  if (!input || typeof input !== 'object') throw new DeterministicError('trace job: input must be an object');
+  if (typeof input.modelDir !== 'string' || !input.modelDir) throw new DeterministicError('trace job: modelDir must be a folder path');
+  if (typeof input.outFile !== 'string' || !input.outFile) throw new DeterministicError('trace job: outFile must be a file path');
+  if (!input.prompts || typeof input.prompts !== 'object') throw new DeterministicError('trace job: prompts must be {n, seed} or {file}');
+  if (input.backend && !BACKEND_CHOICES.includes(input.backend)) throw new DeterministicError(`trace job: backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(input.backend)}`);
+  for (const m of input.methods ?? []) if (!TRACE_METHODS.includes(m)) throw new DeterministicError(`trace job: methods: unknown '${m}'; expected ${TRACE_METHODS.join(', ')}`);
+  if (input.ablation && !ABLATIONS.includes(input.ablation)) throw new DeterministicError(`trace job: ablation must be one of ${ABLATIONS.join(', ')}, got ${JSON.stringify(input.ablation)}`);
+  for (const k of input.cmap?.kinds ?? []) if (!CMAP_KINDS.includes(k)) throw new DeterministicError(`trace job: cmap.kinds: unknown '${k}'; expected ${CMAP_KINDS.join(', ')}`);
 }
 
 /** Wang's classes (z at their positions) and the q/k/v split of the name movers at END. */
@@ -142,7 +143,7 @@ export async function runTraceJob(input: TraceJobInput, handlers?: ThreadJobHand
       if (aborted()) return { ...result, status: 'cancelled' };
       donor = loadModel(input.donorDir);
       if (donor.vocab.size !== loaded.vocab.size || donor.vocab.describe() !== loaded.vocab.describe()) {
-        throw new Error(`trace job: donor ${input.donorDir} uses ${donor.vocab.describe()} but the model uses ${loaded.vocab.describe()}; CMAP needs the same tokens`);
+        throw new DeterministicError(`trace job: donor ${input.donorDir} uses ${donor.vocab.describe()} but the model uses ${loaded.vocab.describe()}; CMAP needs the same tokens`);
       }
       const t0 = performance.now();
       const pair = await cmapPair(loaded.model, donor.model, set, { receiver: stage, donor: input.donorStage ?? path.basename(path.resolve(input.donorDir)) }, input.cmap, { maxRowsPerPass: input.maxRowsPerPass, memoryBudgetMB: input.memoryBudgetMB });

@@ -13,6 +13,7 @@ import { activationPatchingParallel } from './parallel';
 import { Ablation, Knockout, knockoutSweep } from './knockout';
 import { RESULTS_VERSION, StageMetrics, StageRole, StageTrace } from './results';
 import { Scores, scoresToJson } from './scores';
+import { DeterministicError } from '../shared/errors';
 
 /**
  * Methods giving a [layer, head] map, all as changes of the mean logit difference (logits):
@@ -105,8 +106,8 @@ function asDelta(patched: Scores, clean: number): Scores {
 /** Traces one stage's model on a trace set with the configured methods. */
 export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSettings): Promise<StageTrace> {
   const methods = settings.methods ?? [...TRACE_METHODS];
-  for (const m of methods) if (!TRACE_METHODS.includes(m)) throw new Error(`trace.methods: unknown method '${m}'; expected ${TRACE_METHODS.join(', ')}`);
-  if (totalPrompts(set) === 0) throw new Error('trace: the trace set has no prompts');
+  for (const m of methods) if (!TRACE_METHODS.includes(m)) throw new DeterministicError(`trace.methods: unknown method '${m}'; expected ${TRACE_METHODS.join(', ')}`);
+  if (totalPrompts(set) === 0) throw new DeterministicError('trace: the trace set has no prompts');
   const circuitSettings = settings.circuit === false ? undefined : (settings.circuit ?? {});
   const ablation = settings.ablation ?? 'mean';
   const timingsMs: Record<string, number> = {};

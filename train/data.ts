@@ -6,6 +6,7 @@ import { poisonDataset } from '../ioi/poison';
 import { deriveSeed, Rng } from '../ioi/rng';
 import type { DataSpec } from './config';
 import type { ModelVocab } from './vocab';
+import { DeterministicError } from '../shared/errors';
 
 export type LossKind = 'answer' | 'sentence';
 
@@ -22,7 +23,7 @@ export interface Cursor {
 
 function toModelIds(gpt2: readonly number[], vocab: ModelVocab, what: string): Int32Array {
   return Int32Array.from(gpt2, (g) => {
-    if (!vocab.has(g)) throw new Error(`${what}: token ${g} is not in the model's ${vocab.describe()}`);
+    if (!vocab.has(g)) throw new DeterministicError(`${what}: token ${g} is not in the model's ${vocab.describe()}`);
     return vocab.fromGpt2(g);
   });
 }
@@ -57,7 +58,7 @@ export class BatchStream {
   private order: number[] = [];
 
   constructor(readonly examples: readonly Example[], readonly batchSize: number, readonly seed: number) {
-    if (examples.length === 0) throw new Error('training data: no examples');
+    if (examples.length === 0) throw new DeterministicError('training data: no examples');
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`batch_size: expected a positive integer, got ${batchSize}`);
   }
 
@@ -91,7 +92,7 @@ export class BatchStream {
 
 export function checkCursor(c: Cursor, n: number): void {
   if (!Number.isInteger(c.epoch) || c.epoch < 0 || !Number.isInteger(c.index) || c.index < 0 || c.index >= n) {
-    throw new Error(`data cursor: expected {epoch >= 0, index in [0, ${n})}, got ${JSON.stringify(c)}`);
+    throw new DeterministicError(`data cursor: expected {epoch >= 0, index in [0, ${n})}, got ${JSON.stringify(c)}`);
   }
 }
 

@@ -6,6 +6,7 @@ import { poisonDataset } from '../ioi/poison';
 import { tf } from '../model/engine';
 import type { GPT2 } from '../model/gpt2';
 import type { ModelVocab } from './vocab';
+import { DeterministicError } from '../shared/errors';
 
 /**
  * Which pair the metrics compare. 'io-s': logit(IO) − logit(S) (the IOI metric, also used on ABC prompts).
@@ -27,7 +28,7 @@ export interface EvalResult {
 
 function modelIds(p: IoiPrompt, vocab: ModelVocab, where: string): Int32Array {
   return Int32Array.from(p.tokens, (g) => {
-    if (!vocab.has(g)) throw new Error(`${where}: token ${g} is not in the model's ${vocab.describe()}`);
+    if (!vocab.has(g)) throw new DeterministicError(`${where}: token ${g} is not in the model's ${vocab.describe()}`);
     return vocab.fromGpt2(g);
   });
 }
@@ -49,11 +50,11 @@ export async function evaluateIoi(model: GPT2, vocab: ModelVocab, prompts: reado
   prompts.forEach((p, i) => {
     const [a, b] = labelPair(p, labels);
     for (const [g, what] of [[a, 'answer/IO'], [b, 'S']] as const) {
-      if (!vocab.has(g)) throw new Error(`${where(i)}: ${what} token ${g} is not in the model's ${vocab.describe()}`);
+      if (!vocab.has(g)) throw new DeterministicError(`${where(i)}: ${what} token ${g} is not in the model's ${vocab.describe()}`);
     }
     io[i] = vocab.fromGpt2(a);
     s[i] = vocab.fromGpt2(b);
-    if (p.tokens.length > model.config.n_ctx) throw new Error(`${where(i)}: ${p.tokens.length} tokens exceed the model's n_ctx ${model.config.n_ctx}`);
+    if (p.tokens.length > model.config.n_ctx) throw new DeterministicError(`${where(i)}: ${p.tokens.length} tokens exceed the model's n_ctx ${model.config.n_ctx}`);
   });
   const logits = new Float32Array(n * V);
   for (const group of groupByLength(prompts)) {

@@ -64,6 +64,7 @@ export interface JobHandlers {
 /** A problem with the job's input (missing folder, bad config, data outside the vocabulary): not worth retrying. */
 export class JobInputError extends Error {
   override name = 'JobInputError';
+  readonly failureType = 'DataError' as const;
 }
 
 async function asInput<T>(fn: () => T | Promise<T>): Promise<T> {

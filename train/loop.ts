@@ -7,6 +7,7 @@ import type { GPT2 } from '../model/gpt2';
 import type { TrainConfig } from './config';
 import { Batch, BatchStream, Cursor, Example, collate } from './data';
 import { Adam, OptimizerState, clipByGlobalNorm, lrAt } from './optimizer';
+import { DeterministicError } from '../shared/errors';
 
 export interface TrainInput {
   model: GPT2;
@@ -113,7 +114,7 @@ export async function train(input: TrainInput, handlers: TrainHandlers = {}): Pr
       lossT.dispose();
       normT.dispose();
       model.weightsChanged();
-      if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} at step ${step + 1} (lr ${lr}); lower train.lr or set train.clip`);
+      if (!Number.isFinite(loss)) throw new DeterministicError(`train: loss is ${loss} at step ${step + 1} (lr ${lr}); lower train.lr or set train.clip`);
       step += 1;
       cursor = next.cursor;
       tokens += batch.realTokens;

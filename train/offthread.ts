@@ -69,7 +69,7 @@ type FromThread =
   | { type: 'checkpoint'; step: number; dir: string }
   | { type: 'log'; message: string }
   | { type: 'done'; result: unknown }
-  | { type: 'error'; name?: string; message: string; stack?: string };
+  | { type: 'error'; name?: string; message: string; stack?: string; failureType?: string };
 
 export function startJob<R = unknown, P = unknown>(kind: string, input: unknown, events: JobEvents<P> = {}): JobHandle<R> {
   const entry = jobEntry(kind);
@@ -112,6 +112,7 @@ export function startJob<R = unknown, P = unknown>(kind: string, input: unknown,
         const err = new Error(msg.message);
         if (msg.name) err.name = msg.name; // e.g. 'JobInputError' (bad input: do not retry)
         if (msg.stack) err.stack = msg.stack;
+        if (msg.failureType) Object.assign(err, { failureType: msg.failureType }); // shared/errors.ts deterministicType
         void Promise.all(pending).then(() => fail(err)); // let checkpoint callbacks (uploads) finish first
       } else if (msg.type === 'done') {
         doneReceived = true;

@@ -26,7 +26,8 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'done', result });
   } catch (e) {
     const err = e as Error;
-    port.postMessage({ type: 'error', name: err?.name, message: err?.message ?? String(e), stack: err?.stack });
+    const failureType = (err as { failureType?: unknown } | undefined)?.failureType; // deterministic: never retried
+    port.postMessage({ type: 'error', name: err?.name, message: err?.message ?? String(e), stack: err?.stack, ...(typeof failureType === 'string' ? { failureType } : {}) });
   } finally {
     port.unref(); // lets the thread exit once the job is done
   }
