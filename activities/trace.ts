@@ -63,6 +63,7 @@ export function traceActivity(openStore: (url: string) => ArtifactStore, shutdow
           onProgress: (p) => progress.report({ step: p.done, total: p.total }),
         });
         if (result.status === 'cancelled' || !result.outFile) {
+          await progress.flush();
           throw await stoppedError(ctx, `stage ${input.stage} stopped`);
         }
         const outputs: Record<string, ArtifactRef> = { trace: await store.putBlob(readFile(result.outFile), 'trace') };

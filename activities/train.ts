@@ -5,6 +5,7 @@
 // Cancellation (workflow cancel, heartbeat timeout, worker shutdown) stops the job at a step boundary; its last
 // checkpoint is committed before the cancellation is rethrown.
 import { Context, type Info as ActivityInfo } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -53,9 +54,50 @@ export interface TrainStageInput {
 /** Root of per-attempt work folders: <root>/<workflow id>/<stage>/attempt-<n>-<pid>-<ms>, removed when the attempt ends. */
 export const workRoot = () => path.join(os.tmpdir(), 'plasticity-work');
 
-/** This attempt's own work folder (a retried or zombie attempt never shares one). */
+/** This attempt's own work folder (a retried or zombie attempt never shares one), always inside workRoot(). */
 export function attemptWorkDir(info: ActivityInfo, stage: string): string {
-  return path.join(workRoot(), info.workflowExecution?.workflowId ?? 'standalone', stage, `attempt-${info.attempt}-${process.pid}-${Date.now()}`);
+  const dir = path.join(workRoot(), safeSegment(info.workflowExecution?.workflowId ?? 'standalone'), safeSegment(stage), `attempt-${info.attempt}-${process.pid}-${Date.now()}`);
+  if (!dir.startsWith(workRoot() + path.sep)) throw new Error(`work folder ${dir} is outside ${workRoot()}`); // unreachable by construction
+  return dir;
+}
+
+/**
+ * One path segment from an id or name: characters other than letters, digits, '.', '_', '-' become '_', a leading '.'
+ * too (no '..', no hidden folders); ids that needed changes get a short hash, so two ids never share a folder.
+ */
+export function safeSegment(name: string): string {
+  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_').slice(0, 100);
+  if (cleaned === name && name.length > 0) return name;
+  return `${cleaned || '_'}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * Removes attempt folders left by processes that no longer run (a SIGKILLed or OOM-killed worker never cleans up):
+ * the folder name carries the pid (attempt-<n>-<pid>-<ms>). Returns the folders removed. Called on worker start.
+ */
+export async function removeStaleWorkDirs(root: string = workRoot()): Promise<string[]> {
+  const removed: string[] = [];
+  const children = async (dir: string) => (await fs.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => path.join(dir, e.name));
+  for (const wf of await children(root)) {
+    for (const stage of await children(wf)) {
+      for (const attempt of await children(stage)) {
+        const pid = Number(/^attempt-\d+-(\d+)-\d+$/.exec(path.basename(attempt))?.[1]);
+        if (!pid || isAlive(pid)) continue;
+        await removeWorkDir(attempt);
+        removed.push(attempt);
+      }
+    }
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
 }
 
 /** Removes an attempt folder, then its stage and workflow folders if nothing else is left in them. */
@@ -133,7 +175,9 @@ export function trainActivity(openStore: (url: string) => ArtifactStore, shutdow
         }
 
         if (result.status === 'cancelled') {
-          // The job stopped at a step boundary and its checkpoint is committed.
+          // The job stopped at a step boundary and its checkpoint is committed: tell the workflow where it stopped.
+          progress.report({ step: result.step });
+          await progress.flush();
           throw await stoppedError(ctx, `stage ${input.stage} stopped at step ${result.step} (checkpoint committed)`);
         }
         if (!finalCommit) throw new Error(`stage ${input.stage}: the job finished without a final checkpoint`);

@@ -4,7 +4,8 @@ import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration, formatNumber } from './view/format';
 import type { LineageView } from './view/lineage-view';
-import { queryProgress, readRunState, type RunState } from './run-state';
+import { pendingActivities, queryProgress, readRunState, retryLine, withLiveDetails, type RunState } from './run-state';
+import { CliError, EXIT } from './errors';
 import { asCliError, exitCodeOf, statusWord } from './temporal-access';
 
 export interface FollowOptions {
@@ -12,6 +13,8 @@ export interface FollowOptions {
   pollMs?: number;
   /** Stops following (the run itself goes on); resolves with status RUNNING. */
   signal?: AbortSignal;
+  /** Why this process's own worker died, if it did: following then ends with exit 1 (nothing else runs the stages). */
+  workerFailure?: () => string | undefined;
 }
 
 export interface FollowOutcome {
@@ -20,6 +23,8 @@ export interface FollowOutcome {
 }
 
 const QUERY_TIMEOUT_MS = 3000;
+/** A running attempt silent this long has lost its worker (workers heartbeat every ~2 s). */
+const STALE_HEARTBEAT_SECONDS = 20;
 /** After the run closed, a worker may be gone: ask briefly. */
 const FINAL_QUERY_TIMEOUT_MS = 1500;
 
@@ -28,10 +33,19 @@ export async function followRun(client: Client, workflowId: string, view: Lineag
   const handle = client.workflow.getHandle(workflowId);
   let warnedNoWorker = false;
   let closed: WorkflowExecutionStatusName | undefined;
+  const told = new Set<string>();
+  const tell = (message: string) => {
+    if (told.has(message)) return;
+    told.add(message);
+    view.log(message);
+  };
   while (!options.signal?.aborted) {
     let status: WorkflowExecutionStatusName;
+    let pending;
     try {
-      status = (await handle.describe()).status.name;
+      const description = await handle.describe();
+      status = description.status.name;
+      pending = pendingActivities(description);
     } catch (err) {
       throw asCliError(err, workflowId);
     }
@@ -39,11 +53,27 @@ export async function followRun(client: Client, workflowId: string, view: Lineag
       closed = status;
       break;
     }
+    // Temporal's own record of attempts: shown even when no worker answers the query.
+    for (const p of pending) {
+      const line = retryLine(p);
+      if (line) tell(`retrying: ${line}`);
+    }
+    const died = options.workerFailure?.();
+    if (died) {
+      throw new CliError(`${died}; ${workflowId} is still open (its stages wait for a worker): continue it with \`plasticity worker\` or cancel it with \`plasticity cancel ${workflowId}\``, EXIT.failed);
+    }
     const progress = await queryProgress(client, handle, QUERY_TIMEOUT_MS);
-    if (progress) view.update(progress);
-    else if (!warnedNoWorker) {
-      view.log(`waiting: no worker answers on the orchestrator queue yet (start one with \`plasticity worker\`)`);
-      warnedNoWorker = true;
+    if (progress) view.update(withLiveDetails(progress, pending));
+    else {
+      if (!warnedNoWorker) {
+        view.log(`waiting: no worker answers on the orchestrator queue yet (start one with \`plasticity worker\`)`);
+        warnedNoWorker = true;
+      }
+      for (const p of pending) {
+        if (p.heartbeatAgeSeconds !== undefined && p.heartbeatAgeSeconds >= STALE_HEARTBEAT_SECONDS) {
+          tell(`the worker running ${p.activity} (attempt ${p.attempt}) has not heartbeated for ${p.heartbeatAgeSeconds}s: it has probably died; Temporal retries the attempt once its heartbeat timeout passes`);
+        }
+      }
     }
     await sleep(pollMs, undefined, { signal: options.signal }).catch(() => undefined);
   }

@@ -40,7 +40,7 @@ export async function presentRun(session: LineageSession, workflowId: string, op
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const { state, exitCode } = await followRun(session.client, workflowId, view, { signal: stop.signal });
+    const { state, exitCode } = await followRun(session.client, workflowId, view, { signal: stop.signal, workerFailure: () => session.workerFailure });
     if (view.mode !== 'json') {
       process.stdout.write(summaryText(state) + '\n');
       if (state.status === 'RUNNING' && session.server === 'embedded') {

@@ -38,6 +38,8 @@ export interface LineageSession {
   setLog(log: (message: string) => void): void;
   /** True once this process runs the workers. */
   readonly inProcessWorker: boolean;
+  /** Why the in-process workers stopped on their own (a fatal worker error), if they did. */
+  readonly workerFailure: string | undefined;
   /**
    * Stops the in-process workers (running step checkpoints) and the embedded server. Idempotent. `interrupted`:
    * the command was stopped by Ctrl-C, which the embedded server (same process group) received too.
@@ -81,7 +83,10 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
   const local = server === 'embedded' || isLoopback(parseAddress(settings.address, 'TEMPORAL_ADDRESS').host);
   let workers: { shutdown(): Promise<void>; done: Promise<void> } | undefined;
   let native: NativeConnection | undefined;
+  let closing = false;
+  let workerFailure: string | undefined;
   const close = onceWith(async (closeOptions: { interrupted?: boolean } = {}) => {
+    closing = true;
     if (workers && embedded && closeOptions.interrupted && (await exitsWithin(embedded, 3000))) {
       // Ctrl-C in a terminal reaches the server child too; with the server gone the worker cannot report its last
       // checkpoint, so waiting for it only prints retries. The run resumes from its previous checkpoint later.
@@ -110,6 +115,14 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
       // Loaded lazily: the worker pulls in the activities (tfjs, store) only when this process runs one.
       const { startWorkers } = await import('../workers/run-worker');
       workers = await startWorkers({ connection: native, taskQueuePrefix: prefix, handleSignals: false });
+      workers.done.then(
+        () => {
+          if (!closing) workerFailure = 'the in-process worker stopped';
+        },
+        (err: unknown) => {
+          if (!closing) workerFailure = `the in-process worker died: ${(err as Error)?.message ?? String(err)}`;
+        },
+      );
       log(`in-process worker on ${Object.values(queues).join(', ')} (--no-worker when \`plasticity worker\` runs elsewhere)`);
     } else if (!(await hasPollers(client, settings, queues.orchestrator))) {
       log(
@@ -129,6 +142,9 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
     },
     get inProcessWorker() {
       return !!workers;
+    },
+    get workerFailure() {
+      return workerFailure;
     },
     close,
   };

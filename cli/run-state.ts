@@ -1,6 +1,7 @@
 // The state of one lineage run as the CLI shows it: Temporal's execution status and search attributes, the live
 // `progress` query when a worker can answer it, the result of a completed run and the failure of a failed one.
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionStatusName, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { progressQuery, type LineageProgress, type LineageResult, type StageProgress } from '../shared/lineage';
 import { experimentKey, modelKey, progressKey, stageKey } from '../temporal/search-attributes';
 import { asCliError, describeRun } from './temporal-access';
@@ -22,8 +23,72 @@ export interface RunState {
   progress?: LineageProgress;
   progressSource?: 'query' | 'result';
   result?: LineageResult;
-  /** Why a closed run did not complete (the innermost failure message). */
+  /**
+   * Why a closed run did not complete (the innermost failure message); for a running one, the last failed attempt's
+   * error of an activity Temporal is retrying.
+   */
   failure?: string;
+  /** Activities of a running run that Temporal has started (live step/loss, attempts, the last attempt's error). */
+  pending?: PendingActivity[];
+}
+
+/** One pending activity of a running lineage, from Temporal's describe (no worker or query needed). */
+export interface PendingActivity {
+  activity: string;
+  attempt: number;
+  /** SCHEDULED (waiting for a worker or a retry backoff), STARTED, CANCEL_REQUESTED. */
+  state: string;
+  /** The last failed attempt's error (innermost message), e.g. a stage error or "activity Heartbeat timeout". */
+  lastFailure?: string;
+  /** Seconds since the running attempt last heartbeated. */
+  heartbeatAgeSeconds?: number;
+  /** The last heartbeat's details (train stages: {step, total, loss, checkpoint}). */
+  details?: Record<string, unknown>;
+}
+
+/** The pending activities of a description (decoded heartbeat details and last failures). */
+export function pendingActivities(d: WorkflowExecutionDescription, now = Date.now()): PendingActivity[] {
+  const out: PendingActivity[] = [];
+  for (const p of d.raw.pendingActivities ?? []) {
+    const state = String(p.state ?? '').replace(/^PENDING_ACTIVITY_STATE_/, '') || 'UNKNOWN';
+    const item: PendingActivity = { activity: p.activityType?.name ?? '?', attempt: p.attempt ?? 1, state: /^\d+$/.test(state) ? (['UNSPECIFIED', 'SCHEDULED', 'STARTED', 'CANCEL_REQUESTED', 'PAUSED', 'PAUSE_REQUESTED'][Number(state)] ?? state) : state };
+    if (p.lastFailure) item.lastFailure = innermostMessage(p.lastFailure);
+    const beat = p.lastHeartbeatTime?.seconds;
+    if (beat !== undefined && beat !== null && item.state === 'STARTED') item.heartbeatAgeSeconds = Math.max(0, Math.round(now / 1000 - Number(beat)));
+    const payload = p.heartbeatDetails?.payloads?.[0];
+    if (payload) {
+      try {
+        const value = defaultPayloadConverter.fromPayload(payload as never);
+        if (value && typeof value === 'object') item.details = value as Record<string, unknown>;
+      } catch {
+        // details in a format we do not read: leave them out
+      }
+    }
+    out.push(item);
+  }
+  return out;
+}
+
+/**
+ * The running stage's step, total and loss from its activity's heartbeat details when they are newer than the
+ * workflow's own (the workflow hears of progress only every few minutes on long stages, to keep its history small).
+ */
+export function withLiveDetails(progress: LineageProgress, pending: readonly PendingActivity[]): LineageProgress {
+  const current = progress.stages.find((s) => s.status === 'running');
+  const live = pending.find((p) => p.state === 'STARTED' && typeof p.details?.step === 'number')?.details;
+  if (!current || !live || (current.step ?? -1) >= (live.step as number)) return progress;
+  const stages = progress.stages.map((s) =>
+    s === current
+      ? { ...s, step: live.step as number, ...(typeof live.total === 'number' ? { total: live.total } : {}), ...(typeof live.loss === 'number' ? { loss: live.loss } : {}) }
+      : s,
+  );
+  return { ...progress, stages };
+}
+
+/** One line about a retrying activity: "trainStage attempt 4 (last attempt failed: …)". */
+export function retryLine(p: PendingActivity): string | undefined {
+  if (!p.lastFailure) return undefined;
+  return `${p.activity} attempt ${p.attempt} ${p.state === 'SCHEDULED' ? 'scheduled (retry backoff or no worker)' : 'running'}; the previous attempt failed: ${p.lastFailure}`;
 }
 
 /** How long a `progress` query may take; without a worker on the orchestrator queue it never returns. */
@@ -39,9 +104,14 @@ export async function readRunState(client: Client, workflowId: string, options: 
     return state;
   }
   if (state.status !== 'RUNNING') state.failure = await failureOf(handle);
+  else {
+    state.pending = pendingActivities(description);
+    const retrying = state.pending.find((p) => p.lastFailure);
+    if (retrying) state.failure = retrying.lastFailure;
+  }
   const progress = await queryProgress(client, handle, options.queryTimeoutMs ?? QUERY_TIMEOUT_MS);
   if (progress) {
-    state.progress = progress;
+    state.progress = state.pending ? withLiveDetails(progress, state.pending) : progress;
     state.progressSource = 'query';
   }
   return state;

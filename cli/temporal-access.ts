@@ -36,8 +36,15 @@ export async function connectCli(settings: ConnectionSettings = cliConnectionSet
   }
 }
 
+/** An empty or blank id is a usage error (exit 2), not a server error. */
+export function requireWorkflowId(id: string): string {
+  if (!id || !id.trim()) throw new CliError('expected a workflow id (as printed by `plasticity run` or listed by `plasticity ls`), got an empty string', EXIT.usage);
+  return id;
+}
+
 /** Describes a workflow; an unknown id is exit 3. */
 export async function describeRun(client: Client, workflowId: string): Promise<{ handle: WorkflowHandle; description: WorkflowExecutionDescription }> {
+  requireWorkflowId(workflowId);
   const handle = client.workflow.getHandle(workflowId);
   try {
     return { handle, description: await handle.describe() };
@@ -52,8 +59,12 @@ export function asCliError(err: unknown, workflowId?: string): unknown {
   if (err instanceof WorkflowNotFoundError || (err as { code?: number })?.code === GRPC_NOT_FOUND) {
     return new CliError(`no workflow with id ${workflowId ?? (err as WorkflowNotFoundError).workflowId} in namespace ${namespaceOf()}; list runs with \`plasticity ls\``, EXIT.notFound);
   }
-  const code = (err as { code?: number })?.code;
-  if (code === GRPC_UNAVAILABLE) return new CliError(`Temporal became unreachable: ${(err as Error).message}`, EXIT.unavailable);
+  // The SDK wraps gRPC errors ("Failed to describe workflow" with the gRPC error as its cause).
+  for (let e = err as { code?: number; cause?: unknown; message?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === GRPC_UNAVAILABLE) {
+      return new CliError(`Temporal became unreachable: ${e.message ?? (err as Error).message}`, EXIT.unavailable);
+    }
+  }
   return err;
 }
 

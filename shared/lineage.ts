@@ -75,6 +75,8 @@ export interface StageProgress {
   key?: string;
   /** Failure or cancellation message. */
   error?: string;
+  /** While a retried attempt runs: why the previous attempt failed. */
+  lastError?: string;
 }
 
 export type LineageStatus = 'running' | 'completed' | 'failed' | 'cancelled';
@@ -92,7 +94,7 @@ export interface LineageProgress {
   finishedAt?: string;
 }
 
-/** Sent by running stage activities (throttled, a few per minute) so the workflow's query and UI details stay live. */
+/** Sent by running stage activities (at a doubling interval, 5 s up to 10 min: activities/progress.ts) so the workflow's query and UI details stay live. */
 export interface StageHeartbeat {
   stage: string;
   step: number;
@@ -102,6 +104,8 @@ export interface StageHeartbeat {
   checkpoint?: string;
   attempt: number;
   resumedFromStep?: number;
+  /** The previous attempt's error (sent by retried attempts). */
+  lastError?: string;
 }
 
 /** Heartbeat details of train activities (readable JSON in the Web UI's pending activities). */

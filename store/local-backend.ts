@@ -35,14 +35,14 @@ export class LocalBackend implements StoreBackend {
 
   async spoolDir(): Promise<string> {
     const dir = path.join(this.root, TMP);
-    await this.wrap('create temp folder', TMP, () => fs.mkdir(dir, { recursive: true }));
+    await this.wrap('create temp folder', TMP, () => makeDirs(dir));
     return dir;
   }
 
   async putFile(key: string, file: string): Promise<void> {
     const dest = this.pathOf(key);
     await this.wrap('write', key, async () => {
-      await fs.mkdir(path.dirname(dest), { recursive: true });
+      await makeDirs(path.dirname(dest));
       await fs.rename(file, dest); // atomic within one filesystem; concurrent same-content writers are harmless
     });
   }
@@ -116,4 +116,26 @@ export class LocalBackend implements StoreBackend {
 function absentAsUndefined(err: NodeJS.ErrnoException): undefined {
   if (err.code === 'ENOENT') return undefined;
   throw err;
+}
+
+/**
+ * mkdir -p one level at a time: Node's recursive mkdir never returns under /proc (it retries ENOENT forever), so a
+ * store path like /proc/foo would hang instead of failing.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if ((await fs.stat(dir)).isDirectory()) return;
+      throw err;
+    }
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw err;
+    await makeDirs(parent);
+    await fs.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
 }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../activities';
+import { removeStaleWorkDirs } from '../activities/train';
 import { QUEUE_ROLES, taskQueues, DEFAULT_QUEUE_PREFIX, type QueueRole } from '../shared/lineage';
 import { connectNative } from '../temporal/connection';
 
@@ -58,6 +59,8 @@ export async function startWorkers(options: RunWorkersOptions = {}): Promise<Run
   const log = options.log ?? (() => {});
   const ownConnection = !options.connection;
   const connection = options.connection ?? (await connectNative());
+  const stale = await removeStaleWorkDirs().catch(() => []);
+  if (stale.length) log(`workers: removed ${stale.length} work folder(s) of dead processes`);
   const stopping = new AbortController();
   const activities = createActivities({ ...options.activityDeps, shutdownSignal: stopping.signal });
   const common = {

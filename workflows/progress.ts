@@ -63,6 +63,7 @@ export class LineageState {
     else delete s.etaSeconds;
     if (hb.checkpoint) s.checkpoint = hb.checkpoint;
     if (hb.resumedFromStep !== undefined) s.resumedFromStep = hb.resumedFromStep;
+    if (hb.lastError !== undefined) s.lastError = hb.lastError;
   }
 
   end(status: LineageStatus): void {
@@ -107,7 +108,10 @@ export class LineageState {
     const head = cur
       ? `**${cur.stage}**${cur.total ? ` — step ${cur.step ?? 0}/${cur.total}` : ''}${cur.loss !== undefined ? ` · loss ${cur.loss.toFixed(4)}` : ''}${cur.etaSeconds !== undefined ? ` · ETA ${formatSeconds(cur.etaSeconds)}` : ''}${cur.attempt && cur.attempt > 1 ? ` · attempt ${cur.attempt}` : ''}`
       : `**${this.status}**`;
-    const lines = this.stages.map((s) => `- ${mark[s.status]} ${s.stage}${s.error ? ` — ${s.error.split('\n')[0].slice(0, 160)}` : ''}`);
+    const lines = this.stages.map((s) => {
+      const note = s.error ?? (s.status === 'running' && s.lastError ? `previous attempt failed: ${s.lastError}` : undefined);
+      return `- ${mark[s.status]} ${s.stage}${note ? ` — ${note.split('\n')[0].slice(0, 160)}` : ''}`;
+    });
     return [`${head} · ${(this.fraction() * 100).toFixed(0)}% of lineage \`${this.name}\``, '', ...lines].join('\n');
   }
 }

@@ -3,7 +3,8 @@
 // Exit code: 0 running or completed, 1 failed or timed out, 4 cancelled or terminated, 3 unknown id, 5 unreachable.
 import { Command } from 'commander';
 import { workflowUiUrl } from '../../temporal/connection';
-import { readRunState, type RunState } from '../run-state';
+import { readRunState, retryLine, type RunState } from '../run-state';
+import { requireWorkflowId } from '../temporal-access';
 import { cliConnectionSettings, connectCli, exitCodeOf, statusWord } from '../temporal-access';
 import { formatDuration, formatNumber, renderView } from '../view';
 import { terminalWidth, useColor } from '../view/output';
@@ -15,6 +16,7 @@ export function register(program: Command): void {
     .argument('<id>', 'workflow id (as printed by `plasticity run` or listed by `plasticity ls`)')
     .option('--json', 'print the state as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
+      requireWorkflowId(id);
       const settings = cliConnectionSettings();
       const client = await connectCli(settings);
       try {
@@ -45,6 +47,7 @@ export function statusJson(state: RunState, uiUrl: string | undefined): Record<s
     stage: state.stage ?? null,
     fraction: state.fraction ?? null,
     failure: state.failure ?? null,
+    pending: state.pending ?? null,
     progress: state.progress ?? null,
     progressSource: state.progressSource ?? null,
     result: state.result ?? null,
@@ -64,7 +67,15 @@ export function statusText(state: RunState, uiUrl: string | undefined, stream: N
     state.fraction !== undefined && `progress ${Math.floor(state.fraction * 100)}%`,
   ].filter(Boolean);
   if (attrs.length) lines.push(attrs.join('  '));
-  if (state.failure && state.status !== 'CANCELLED') lines.push(`reason: ${state.failure}`);
+  if (state.status === 'RUNNING') {
+    for (const p of state.pending ?? []) {
+      const line = retryLine(p);
+      if (line) lines.push(`retrying: ${line}`);
+      if (p.heartbeatAgeSeconds !== undefined && p.heartbeatAgeSeconds >= 20) {
+        lines.push(`worker lost? ${p.activity} (attempt ${p.attempt}) last heartbeated ${p.heartbeatAgeSeconds}s ago`);
+      }
+    }
+  } else if (state.failure && state.status !== 'CANCELLED') lines.push(`reason: ${state.failure}`);
   if (state.progress) {
     lines.push('', renderView(state.progress, { width: terminalWidth(stream), color: useColor(stream) }));
   } else if (state.status === 'RUNNING') {
