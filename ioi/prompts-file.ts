@@ -53,6 +53,9 @@ export function parsePromptsJsonl(content: string, file: string): UserPrompts {
     if (cleanTokens.length !== corruptTokens.length) {
       throw new Error(`${where}: "clean" has ${cleanTokens.length} tokens but "corrupt" has ${corruptTokens.length}; they must tokenize to the same length`);
     }
+    if (!cleanTokens.includes(ioTok)) {
+      throw new Error(`${where}: field "io" ${JSON.stringify(rec.io)} does not occur in "clean" (the indirect object must be named in the prompt)`);
+    }
     const positions = findPositions(cleanTokens, ioTok, sTok);
     const order: PromptOrder = positions.IO < 0 || positions.S1 < 0 ? 'other' : positions.IO < positions.S1 ? 'ABBA' : 'BABA';
     const base = { answer: rec.io, io: rec.io, s: rec.s, template: -1, order, ioTok, sTok, answerTok: ioTok, place: '', object: '', source: where };

@@ -18,6 +18,10 @@ import type { Readable } from 'node:stream';
 import { checkKey, type StoreBackend, type StoreEntry } from './backend';
 import { StoreError, describeCause } from './errors';
 
+// The SDK warns on every process under Node < 22 that future releases will need Node 22 (this project supports
+// Node >= 20.3); its documented switch turns that one warning off. A user who sets the variable keeps their value.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export interface S3BackendOptions {
   /** Custom endpoint (SeaweedFS/MinIO); enables path-style addressing. Default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL. */
   endpoint?: string;

@@ -2,6 +2,7 @@
 // IOI metrics of a project checkpoint or a Hugging Face GPT-2 folder. With the full GPT-2 vocabulary, prompts use
 // GPT-2 ids directly; compact vocabularies map them (a token outside the vocabulary is an input error).
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command } from 'commander';
 import type { IoiPrompt } from '../../ioi/dataset';
 import { readPromptsFile } from '../../ioi/prompts-file';
@@ -10,7 +11,7 @@ import { loadModel, LoadedModel } from '../../model/load';
 import { serializeSafetensors } from '../../model/safetensors';
 import { evaluateIoi, ioiEvalSet, LabelPair, parseIoiDataset } from '../../train/evaluate';
 import { vocabToJson } from '../../train/vocab';
-import { CliError } from '../errors';
+import { CliError, EXIT } from '../errors';
 
 interface EvalCliOptions {
   model: string;
@@ -70,6 +71,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'prompts per forward pass', '64')
     .action(async (opts: EvalCliOptions) => {
       if (!!opts.dataset === !!opts.prompts) throw new CliError('eval: give exactly one of --dataset or --prompts');
+      if (opts.dumpLogits) checkWritableFile(opts.dumpLogits, '--dump-logits'); // before the computation, not after
       const batchSize = intOption(opts.batchSize, '--batch-size', 1);
       if (opts.backend && !BACKEND_CHOICES.includes(opts.backend as BackendPreference)) {
         throw new CliError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(opts.backend)}`);
@@ -97,7 +99,17 @@ export function register(program: Command): void {
       const evalOpts = { batchSize, labels };
       const clean = await asInputError(() => evaluateIoi(loaded.model, loaded.vocab, prompts, { ...evalOpts, returnLogits: !!opts.dumpLogits }));
       const corruptResult = corrupt ? await asInputError(() => evaluateIoi(loaded.model, loaded.vocab, corrupt!, evalOpts)) : null;
-      if (opts.dumpLogits) dumpLogits(opts.dumpLogits, clean.endLogits!, prompts.length, clean.vocabSize, loaded, prompts);
+      let dumpError: string | undefined;
+      if (opts.dumpLogits) {
+        try {
+          dumpLogits(opts.dumpLogits, clean.endLogits!, prompts.length, clean.vocabSize, loaded, prompts);
+        } catch (err) {
+          dumpError = `--dump-logits ${opts.dumpLogits}: cannot write the logits (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the metrics above are complete`;
+        }
+      }
+      const failDump = () => {
+        if (dumpError) throw new CliError(dumpError, EXIT.failed);
+      };
       const out = {
         model: opts.model,
         source: loaded.meta.source,
@@ -111,7 +123,7 @@ export function register(program: Command): void {
       loaded.model.dispose();
       if (opts.json) {
         process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-        return;
+        return failDump();
       }
       const m = clean.metrics;
       process.stdout.write(
@@ -119,5 +131,22 @@ export function register(program: Command): void {
           `pairwise acc ${m.pairwiseAcc.toFixed(3)}, top-1 acc ${m.top1Acc.toFixed(3)}, IO prob ${m.ioProb.toFixed(3)}\n`,
       );
       if (corruptResult) process.stdout.write(`corrupt prompts: logit diff ${corruptResult.metrics.logitDiff.toFixed(3)}, pairwise acc ${corruptResult.metrics.pairwiseAcc.toFixed(3)}\n`);
+      failDump();
     });
+}
+
+/** A file we can create or overwrite: its folder exists and is writable, and it is not a folder itself. */
+function checkWritableFile(file: string, flag: string): void {
+  const dir = path.dirname(path.resolve(file));
+  let why: string | undefined;
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) why = `folder ${dir} does not exist`;
+  else if (fs.existsSync(file) && fs.statSync(file).isDirectory()) why = 'is a folder';
+  else {
+    try {
+      fs.accessSync(fs.existsSync(file) ? file : dir, fs.constants.W_OK);
+    } catch {
+      why = `${fs.existsSync(file) ? file : dir} is not writable`;
+    }
+  }
+  if (why) throw new CliError(`${flag} ${file}: ${why}; expected a writable file path`, EXIT.usage);
 }
