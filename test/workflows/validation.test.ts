@@ -63,3 +63,27 @@ test('an unusable store fails the workflow naming the store', async () => {
   assert.equal(f.type, 'InvalidConfig');
   assert.match(f.message, new RegExp(`store: ${file}/store is not usable`));
 });
+
+test('n_ctx smaller than the longest prompt fails at validation, before any stage, naming model.arch.n_ctx', async () => {
+  const t0 = Date.now();
+  const { failure: f, stages } = await failure((c) => ({ ...c, model: { ...c.model, arch: { ...(c.model as { arch: object }).arch, n_ctx: 4 } } }));
+  assert.equal(f.type, 'InvalidConfig');
+  assert.match(f.message, /model\.arch\.n_ctx: n_ctx 4 is smaller than the longest prompt the lineage feeds \(\d+ tokens\)/);
+  assert.match(stages, /validate:failed base:pending/);
+  assert.ok(Date.now() - t0 < 30_000, `failed within seconds (took ${Date.now() - t0} ms)`);
+});
+
+test('a model too large for this machine fails at validation naming the field and the memory', async () => {
+  const { failure: f } = await failure((c) => ({ ...c, model: { ...c.model, arch: { ...(c.model as { arch: object }).arch, d_model: 1_000_000_000, n_head: 2 } } }));
+  assert.equal(f.type, 'InvalidConfig');
+  assert.match(f.message, /model\.arch: stage base would need about [\d.]+ GB .* more than this machine's [\d.]+ GB of memory/);
+});
+
+test('an hf folder with an invalid config.json fails at validation naming model.path and the file', async () => {
+  const dir = tmpDir('hf-bad-config');
+  fs.writeFileSync(path.join(dir, 'config.json'), '{"n_layer": 2, "n_embd": ');
+  fs.writeFileSync(path.join(dir, 'model.safetensors'), Buffer.alloc(16));
+  const { failure: f } = await failure((c) => ({ ...c, model: { source: 'hf', path: dir } }));
+  assert.equal(f.type, 'InvalidConfig');
+  assert.match(f.message, new RegExp(`model\\.path: ${dir}/config\\.json is not valid JSON`));
+});
