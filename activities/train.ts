@@ -5,13 +5,13 @@
 // Cancellation (workflow cancel, heartbeat timeout, worker shutdown) stops the job at a step boundary; its last
 // checkpoint is committed before the cancellation is rethrown.
 import { Context, type Info as ActivityInfo } from '@temporalio/activity';
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BackendPreference } from '../model/engine';
 import type { ArtifactStore } from '../store/artifact-store';
 import { checkpointKey } from '../store/checkpoints';
+import { safeSegment } from '../store/safe-segment';
 import type { ArchInput, DataSpec, TrainConfigInput } from '../train/config';
 import type { TrainJobResult } from '../train/job';
 import { runTrainJob } from '../train/offthread';
@@ -53,22 +53,13 @@ export interface TrainStageInput {
 
 /** Root of per-attempt work folders: <root>/<workflow id>/<stage>/attempt-<n>-<pid>-<ms>, removed when the attempt ends. */
 export const workRoot = () => path.join(os.tmpdir(), 'plasticity-work');
+export { safeSegment };
 
 /** This attempt's own work folder (a retried or zombie attempt never shares one), always inside workRoot(). */
 export function attemptWorkDir(info: ActivityInfo, stage: string): string {
   const dir = path.join(workRoot(), safeSegment(info.workflowExecution?.workflowId ?? 'standalone'), safeSegment(stage), `attempt-${info.attempt}-${process.pid}-${Date.now()}`);
   if (!dir.startsWith(workRoot() + path.sep)) throw new Error(`work folder ${dir} is outside ${workRoot()}`); // unreachable by construction
   return dir;
-}
-
-/**
- * One path segment from an id or name: characters other than letters, digits, '.', '_', '-' become '_', a leading '.'
- * too (no '..', no hidden folders); ids that needed changes get a short hash, so two ids never share a folder.
- */
-export function safeSegment(name: string): string {
-  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_').slice(0, 100);
-  if (cleaned === name && name.length > 0) return name;
-  return `${cleaned || '_'}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
 /**

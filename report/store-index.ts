@@ -2,6 +2,7 @@
 // ReportData blob it was rendered from (so `plasticity report ID` works from the store alone, without Temporal).
 import type { ArtifactStore } from '../store/artifact-store';
 import type { ArtifactRef } from '../shared/types';
+import { safeSegment } from '../store/safe-segment';
 
 export const REPORT_INDEX_SCHEMA = 'plasticity.report-index' as const;
 
@@ -16,11 +17,9 @@ export interface ReportIndex {
   createdAt: string;
 }
 
-/** reports/<id>.json; ids are reduced to letters, digits, '.', '_' and '-' so any id is a valid store key. */
+/** reports/<id>.json; an id with other characters than letters, digits, '.', '_', '-' gets a cleaned, hashed name (store/safe-segment.ts), so two ids never share a report. */
 export function reportIndexKey(workflowId: string): string {
-  const safe = workflowId.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '');
-  if (!safe) throw new Error(`report index: workflow id ${JSON.stringify(workflowId)} has no usable characters`);
-  return `reports/${safe}.json`;
+  return `reports/${safeSegment(workflowId)}.json`;
 }
 
 export async function writeReportIndex(store: ArtifactStore, index: Omit<ReportIndex, 'schema'>): Promise<string> {
