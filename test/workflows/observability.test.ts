@@ -141,3 +141,48 @@ test('a long stage adds a bounded number of history events (progress signals at 
   assert.ok(signals >= 3, `progress still reaches the workflow (${signals} signals)`);
   assert.ok(during <= maxEvents, `${during} events during the stage, expected at most ${maxEvents}`);
 });
+
+test('a worker that dies mid-stage shows up as the last failure (heartbeat timeout) in status --json', async () => {
+  const loaded = tinyConfig(tmpDir('observe-dead'));
+  const workflowId = `observe-dead-${Date.now()}`;
+  behaviour.set(workflowId, async () => {
+    Context.current().heartbeat({ step: 1, total: 10 });
+    await Context.current().cancelled.catch(() => undefined); // silent from now on, like a worker that was SIGKILLed
+    throw new Error('unreachable');
+  });
+  const started = await startLineage(ctx.client, loaded, {
+    queues: prefix,
+    workflowId,
+    codeVersion: 'test-observe',
+    options: { heartbeatTimeout: '2s', retryInitialInterval: '200ms', maxAttempts: 100 },
+  });
+  try {
+    await waitFor('a second attempt', async () => {
+      const d = await started.handle.describe();
+      return (d.raw.pendingActivities?.[0]?.attempt ?? 0) >= 2 ? true : undefined;
+    }, 60_000, 200);
+    const status = await runCli(['status', workflowId, '--json'], { TEMPORAL_ADDRESS: testTemporalAddress() }, { timeoutMs: 60_000 });
+    const json = JSON.parse(status.stdout) as { failure: string | null };
+    assert.match(json.failure ?? '', /heartbeat/i, `the dead worker is visible: ${status.stdout}`);
+  } finally {
+    await started.handle.terminate('test over').catch(() => undefined);
+  }
+});
+
+test('following a run whose in-process worker died ends with exit 1 and says so', async () => {
+  const { followRun } = await import('../../cli/follow');
+  const { createLineageView } = await import('../../cli/view');
+  const { CliError } = await import('../../cli/errors');
+  const started = await startLineage(ctx.client, tinyConfig(tmpDir('observe-follow')), { queues: uniquePrefix('observe-noworker'), codeVersion: 'test-observe' });
+  const sink = new (await import('node:stream')).PassThrough();
+  sink.resume();
+  try {
+    const view = createLineageView({ mode: 'json', stream: sink, workflowId: started.workflowId });
+    await assert.rejects(
+      followRun(ctx.client, started.workflowId, view, { pollMs: 100, workerFailure: () => 'the in-process worker died: JavaScript heap out of memory' }),
+      (err: unknown) => err instanceof CliError && err.exitCode === 1 && /in-process worker died: JavaScript heap out of memory; .* is still open/.test(err.message),
+    );
+  } finally {
+    await started.handle.terminate('test over').catch(() => undefined);
+  }
+});

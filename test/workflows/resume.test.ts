@@ -87,6 +87,9 @@ test('cancel stops the training stage at a step boundary with a checkpoint there
   assert.equal(manifests.length, 1, `one checkpoint, at the cancel point: ${manifests.join(', ')}`);
   const cancelStep = Number(/step-(\d+)\.json$/.exec(manifests[0])![1]);
   assert.ok(cancelStep >= corrupt.step! && cancelStep < 48, `cancelled at step ${cancelStep} of 48 (progress had reported ${corrupt.step})`);
+  const stopped = progress.stages.find((s) => s.stage === 'corrupt')!;
+  assert.equal(stopped.step, cancelStep, 'the cancelled stage shows the step its cancel-point checkpoint is at (not the last periodic report)');
+  assert.equal(stopped.checkpoint, manifests[0], 'and that checkpoint');
 
   const resumed = await resumeLineage(shared.ctx().client, first.workflowId);
   assert.equal(resumed.lastCheckpoint?.step, cancelStep);
