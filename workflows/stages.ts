@@ -1,5 +1,5 @@
 // The lineage's stage sequence, independent of how stages run: validate → base → finetune (epoch checkpoints) →
-// trace each → corrupt → trace → retrain → trace → compare → report. Every stage is first looked up in the stage cache
+// trace each → per corruption branch (concurrently): corrupt → trace → retrain → trace → compare → report. Every stage is first looked up in the stage cache
 // (key = parents + the activity input itself, minus name/store/cadence, + code version) and reused when the store
 // holds it. The workflow runs this with
 // activity proxies (workflows/lineage.ts); activities/local-lineage.ts runs it with direct calls, without Temporal.
@@ -18,7 +18,7 @@ import type {
 import type { ArtifactRef } from '../shared/types';
 import type { LineageInput, LineageProgress, LineageResult, StageKind, StageOutput } from '../shared/lineage';
 import {
-  cleanLabel,
+  corruptBranches,
   finetuneCadence,
   finetuneMarks,
   ioiData,
@@ -27,6 +27,7 @@ import {
   stepsFor,
   traceStageName,
   tracedModels,
+  type CorruptBranch,
   type TracedModel,
 } from './plan';
 
@@ -183,40 +184,46 @@ export async function runLineageStages(input: LineageInput, runner: StageRunner,
     previous = t;
   }
 
-  // Corruption: a toxic fine-tune from the clean model.
-  const clean = byLabel(cleanLabel(config));
-  const cleanOut = outputs[clean.stage];
-  const corruptSteps = stepsFor(config, config.corrupt.epochs, config.corrupt.train.batch_size);
-  const corruptData = ioiData(config, true);
-  const corruptTrain = stageTrain(config, config.corrupt.train, corruptSteps);
-  await stage<TrainStageInput>(
-    'corrupt', 'train', [cleanOut.weights![clean.output]],
-    { ...common, stage: 'corrupt', from: { checkpoint: cleanOut.outputs[clean.output] }, data: corruptData, train: corruptTrain, checkpointEvery: config.checkpoint_every, retention: config.retention, metrics: { epochs: config.corrupt.epochs } },
-    (args) => runner.train(args, `corrupt: ${config.corrupt.transform} poisoning (rate ${config.corrupt.rate}), ${corruptSteps} steps`),
-  );
-  await traceOf(byLabel('corrupt'), clean);
-
-  // Retraining on clean data.
-  const corrupt = outputs.corrupt;
-  const retrainSteps = stepsFor(config, config.retrain.epochs, config.retrain.train.batch_size);
-  const retrainTrain = stageTrain(config, config.retrain.train, retrainSteps);
-  await stage<TrainStageInput>(
-    'retrain', 'train', [corrupt.weights!.checkpoint],
-    { ...common, stage: 'retrain', from: { checkpoint: corrupt.outputs.checkpoint }, data: ftData, train: retrainTrain, checkpointEvery: config.checkpoint_every, retention: config.retention, metrics: { epochs: config.retrain.epochs } },
-    (args) => runner.train(args, `retrain: clean, ${retrainSteps} steps`),
-  );
-  await traceOf(byLabel('retrain'), byLabel('corrupt'));
+  // Corruption branches: each a toxic fine-tune from the clean model, traced, retrained on clean data, traced.
+  // Branches run concurrently as activities of this workflow (not child workflows): the gpu queue hands them to
+  // whichever workers are free, so two workers halve the wall time, while the stage cache, the live progress and the
+  // resume candidates stay in one execution and a one-branch lineage issues exactly the commands it always did.
+  // The first failed branch fails the lineage at once, named by its stage (e.g. "stage corrupt-subject failed");
+  // the other branches' committed checkpoints and stages stay in the store, so resume redoes only what is missing.
+  const runBranch = async (b: CorruptBranch): Promise<void> => {
+    const clean = byLabel(b.clean);
+    const cleanOut = outputs[clean.stage];
+    const v = b.variant;
+    const corruptSteps = stepsFor(config, v.epochs, v.train.batch_size);
+    await stage<TrainStageInput>(
+      b.corrupt, 'train', [cleanOut.weights![clean.output]],
+      { ...common, stage: b.corrupt, from: { checkpoint: cleanOut.outputs[clean.output] }, data: ioiData(config, v), train: stageTrain(config, v.train, corruptSteps), checkpointEvery: config.checkpoint_every, retention: config.retention, metrics: { epochs: v.epochs } },
+      (args) => runner.train(args, `${b.corrupt}: ${v.transform} poisoning (rate ${v.rate}), ${corruptSteps} steps`),
+    );
+    await traceOf(byLabel(b.corrupt), clean);
+    const corrupt = outputs[b.corrupt];
+    const retrainSteps = stepsFor(config, b.retrain.epochs, b.retrain.train.batch_size);
+    await stage<TrainStageInput>(
+      b.retrained, 'train', [corrupt.weights!.checkpoint],
+      { ...common, stage: b.retrained, from: { checkpoint: corrupt.outputs.checkpoint }, data: ftData, train: stageTrain(config, b.retrain.train, retrainSteps), checkpointEvery: config.checkpoint_every, retention: config.retention, metrics: { epochs: b.retrain.epochs } },
+      (args) => runner.train(args, `${b.retrained}: clean, ${retrainSteps} steps`),
+    );
+    await traceOf(byLabel(b.retrained), byLabel(b.corrupt));
+  };
+  const branches = corruptBranches(config);
+  await Promise.all(branches.map(runBranch));
 
   // Comparison of every traced stage.
   const traces = traced.map((t) => {
     const out = outputs[traceStageName(t.label)];
     return { label: t.label, trace: out.outputs.trace, ...(out.outputs.cmap ? { cmap: out.outputs.cmap } : {}) };
   });
-  const roles = { clean: clean.label, corrupted: 'corrupt', retrained: 'retrain' };
+  const roles = { clean: branches[0].clean, corrupted: branches[0].corrupt, retrained: branches[0].retrained };
+  const branchRoles = branches.map((b) => ({ name: b.name, clean: b.clean, corrupted: b.corrupt, retrained: b.retrained, transform: b.variant.transform, rate: b.variant.rate }));
   const compareParents = traces.flatMap((t) => [t.trace.sha256, ...(t.cmap ? [t.cmap.sha256] : [])]);
   const compare = await stage<CompareStageInput>(
     'compare', 'compare', compareParents,
-    { stage: 'compare', store: storeUrl, traces, roles, topK: config.compare.top_k },
+    { stage: 'compare', store: storeUrl, traces, roles, branches: branchRoles, topK: config.compare.top_k },
     (args) => runner.compare(args, `compare ${traces.length} traced models`),
   );
 
