@@ -1,14 +1,18 @@
 // The base stage for a given model folder (model.source hf or checkpoint): upload its files to the store as a
-// checkpoint. The stage key comes from the weights' sha256, so importing the same folder again is a cache hit.
+// checkpoint. The stage key comes from the model's identity, the sha256 of every file that is imported (config.json
+// as well as the weights: the same weights with another n_head compute something else), so importing the same
+// folder again is a cache hit and any other folder is not. Tokenizer files of an HF folder are not read (prompts
+// use the built-in GPT-2 vocabulary, ioi/tokenizer.ts), so they are not part of it.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
+import { hashJson } from '../config/canonical';
 import * as path from 'node:path';
 import { checkModelFiles } from '../config/check';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { StageOutput } from '../shared/lineage';
 import { lookupStage, recordStage } from './cache';
-import { uploadCheckpointFolder } from './checkpoint-files';
+import { CHECKPOINT_FILES, uploadCheckpointFolder } from './checkpoint-files';
 import { mapErrors } from './errors';
 
 export interface ImportModelInput {
@@ -24,9 +28,9 @@ export function importModelActivity(openStore: (url: string) => ArtifactStore) {
       const startedAt = new Date().toISOString();
       checkModelFiles({ model: input.model } as ExperimentConfig);
       const store = openStore(input.store);
-      const weightsSha = await fileSha256(path.join(input.model.path, 'model.safetensors'));
+      const modelSha = await modelIdentity(input.model.path);
       const lookup = await lookupStage(store, {
-        stage: input.stage, store: input.store, kind: 'base', parents: [weightsSha], config: { source: input.model.source }, codeVersion: input.codeVersion,
+        stage: input.stage, store: input.store, kind: 'base', parents: [modelSha], config: { source: input.model.source }, codeVersion: input.codeVersion,
       });
       if (lookup.cached) return { output: lookup.cached, cached: true };
       const uploaded = await uploadCheckpointFolder(store, input.model.path, 0);
@@ -35,7 +39,8 @@ export function importModelActivity(openStore: (url: string) => ArtifactStore) {
         kind: 'base',
         key: lookup.key,
         outputs: { checkpoint: uploaded.ref },
-        weights: { checkpoint: uploaded.weightsSha256 },
+        // The parent identity of the stages built on it: the whole model (config + weights), not the weights alone.
+        weights: { checkpoint: modelSha },
         artifacts: [uploaded.ref],
         metrics: {},
         startedAt,
@@ -45,6 +50,15 @@ export function importModelActivity(openStore: (url: string) => ArtifactStore) {
       return { output, cached: false };
     });
   };
+}
+
+/** sha256 over the name → sha256 map of the folder's imported files (the ones uploadCheckpointFolder stores). */
+export async function modelIdentity(dir: string): Promise<string> {
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  const names = entries.filter((e) => e.isFile() && CHECKPOINT_FILES.includes(e.name)).map((e) => e.name).sort();
+  const files: Record<string, string> = {};
+  for (const name of names) files[name] = await fileSha256(path.join(dir, name));
+  return hashJson({ files });
 }
 
 async function fileSha256(file: string): Promise<string> {

@@ -2,7 +2,7 @@
 // (tracing/compare.ts: corruption localisation, restoration, adjacent diffs) and store it; headline numbers go into
 // the result's metrics. Pure JSON work, so it runs in-process on the cpu queue.
 import type { ArtifactStore } from '../store/artifact-store';
-import { compareStages, DEFAULT_THRESHOLDS } from '../tracing/compare';
+import { compareStages, DEFAULT_THRESHOLDS, type BranchRoles } from '../tracing/compare';
 import type { CmapPair, LineageComparison, StageTrace } from '../tracing/results';
 import type { StageOutput } from '../shared/lineage';
 import type { ArtifactRef } from '../shared/types';
@@ -17,6 +17,8 @@ export interface CompareStageInput {
   traces: { label: string; trace: ArtifactRef; cmap?: ArtifactRef }[];
   /** Labels of the clean (corrupted-from), corrupted and retrained models. */
   roles: { clean: string; corrupted: string; retrained: string };
+  /** Every corruption branch's triple, compared side by side (tracing/compare.ts compareBranches). */
+  branches?: BranchRoles[];
   topK: number;
 }
 
@@ -33,7 +35,7 @@ export function compareActivity(openStore: (url: string) => ArtifactStore) {
         if (t.cmap) cmap.push(await readJson<CmapPair>(t.cmap));
       }
       const topK = [...new Set([...DEFAULT_THRESHOLDS.topK, input.topK])].sort((a, b) => a - b);
-      const comparison = compareStages({ stages, roles: input.roles, cmap, thresholds: { topK } });
+      const comparison = compareStages({ stages, roles: input.roles, ...(input.branches ? { branches: input.branches } : {}), cmap, thresholds: { topK } });
       const ref = await store.putBlob(Buffer.from(JSON.stringify(comparison, finiteOrNull)), 'compare');
       const output: StageOutput = {
         stage: input.stage,
@@ -63,6 +65,17 @@ export function headline(c: LineageComparison, topK: number): Record<string, num
     if (mech) {
       out['restoration.pearson'] = mech.pearson;
       out['restoration.corrupted_pearson'] = mech.corruptedPearson;
+    }
+  }
+  // per branch (only when there are several: a one-branch lineage keeps the keys above alone)
+  if (c.branches && c.branches.length > 1) {
+    for (const b of c.branches) {
+      out[`branch.${b.name}.ld_corrupted`] = b.restoration.behavioural.ldCorrupted;
+      out[`branch.${b.name}.ld_retrained`] = b.restoration.behavioural.ldRetrained;
+      out[`branch.${b.name}.localisation.top${topK}_share`] = b.localisation.topShare[String(topK)];
+      out[`branch.${b.name}.restoration.behavioural`] = b.restoration.behavioural.fraction;
+      out[`branch.${b.name}.restoration.pearson`] = b.restoration.mechanistic[b.method]?.pearson;
+      if (b.faithfulness.retrained !== undefined) out[`branch.${b.name}.faithfulness.retrained`] = b.faithfulness.retrained;
     }
   }
   return Object.fromEntries(Object.entries(out).filter(([, v]) => typeof v === 'number' && Number.isFinite(v)));

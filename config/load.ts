@@ -208,6 +208,11 @@ function formatIssue(issue: z.core.$ZodIssue): string {
       return `${field}: expected ${issue.expected}, got ${describeInput(issue.input)}`;
     case 'invalid_union':
       if (issue.path.join('.') === 'model') return `${field}: expected model.source to be one of pretrain, hf, checkpoint`;
+      {
+        // the one option whose type the input has (e.g. `corrupt`: a mapping or a list) explains the error best
+        const matched = (issue.errors ?? []).filter((errs) => errs.length > 0 && !errs.some((e) => e.code === 'invalid_type' && e.path.length === 0));
+        if (matched.length === 1) return matched[0].map((e) => formatIssue({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue)).join('; ');
+      }
       return `${field}: ${issue.message}`;
     default:
       return `${field}: ${issue.message}`;

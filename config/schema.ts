@@ -6,6 +6,9 @@ import { ArchSchema, CorpusDataSchema, TrainConfigSchema } from '../train/config
 import { DEFAULT_BASE } from '../train/defaults';
 import { TRACE_METHODS, type TraceMethod } from '../tracing/stage';
 import { ABLATIONS, type Ablation } from '../tracing/knockout';
+import { corruptVariantName } from './branch-name';
+
+export { corruptVariantName };
 
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
@@ -13,7 +16,7 @@ const nonNegInt = () => z.number().int().nonnegative();
 const boundedCount = (max: number, what: string) => posInt().max(max, { message: `expected at most ${max.toLocaleString('en-US')} ${what} (all are held in memory at once)` });
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-export const POISON_TRANSFORMS = ['subject', 'random-name'] as const;
+export const POISON_TRANSFORMS = ['subject', 'name-moving', 'random-name', 'first-name'] as const;
 
 /**
  * A stage's training settings. Steps come from the stage's `epochs`, checkpoints from the top-level
@@ -96,9 +99,27 @@ export const FinetuneSchema = z
   })
   .strict();
 
-export const CorruptSchema = z
+export const RetrainSchema = z
   .object({
-    /** Label-poisoning transform (ioi/poison.ts): `subject` answers with S, `random-name` with another name. */
+    /** 5 epochs: behaviour was back on every measured base (after 1–3 where measured per epoch; docs/results.md). */
+    epochs: z.number().positive().default(5),
+    train: StageTrainSchema.prefault({}),
+  })
+  .strict();
+
+/** One corruption branch: a toxic fine-tune from the clean model, then its own clean retraining. */
+export const CorruptVariantSchema = z
+  .object({
+    /** Branch name in stage names (corrupt-<name>, retrain-<name>, …); default from transform and rate (`subject`, `name-moving-r0.5`). */
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{0,39}$/, { message: "expected 1-40 lower-case letters, digits, '.' or '-'" })
+      .optional(),
+    /**
+     * Label-poisoning transform (ioi/poison.ts): `subject` answers with S (Subject Duplication), `name-moving` with
+     * a name absent from the prompt (docs/poisoning.md; `random-name` is the same
+     * rule under its older name), `first-name` with the first-mentioned of IO and S.
+     */
     transform: z.enum(POISON_TRANSFORMS).default('subject'),
     /** Fraction of training prompts poisoned. */
     rate: z.number().min(0).max(1).default(1),
@@ -111,16 +132,33 @@ export const CorruptSchema = z
      * 10+ epochs at a 50%-accuracy plateau (docs/results.md).
      */
     train: withDefaults(StageTrainSchema, { lr: 3e-4 }).prefault({}),
+    /** This branch's retraining, replacing the top-level `retrain` (its defaults fill what is left out). */
+    retrain: RetrainSchema.optional(),
   })
   .strict();
+export type CorruptVariant = z.infer<typeof CorruptVariantSchema>;
 
-export const RetrainSchema = z
-  .object({
-    /** 5 epochs: behaviour was back on every measured base (after 1–3 where measured per epoch; docs/results.md). */
-    epochs: z.number().positive().default(5),
-    train: StageTrainSchema.prefault({}),
-  })
-  .strict();
+/**
+ * The corruption: one variant (a mapping; stage names corrupt, trace-corrupt, retrain, trace-retrain as before) or
+ * a list of variants, each a branch with stages corrupt-<name>, trace-corrupt-<name>, retrain-<name>,
+ * trace-retrain-<name>.
+ */
+export const CorruptSchema = z.union([
+  CorruptVariantSchema,
+  z
+    .array(CorruptVariantSchema)
+    .min(1)
+    .superRefine((variants, ctx) => {
+      const seen = new Map<string, number>();
+      variants.forEach((v, i) => {
+        const name = corruptVariantName(v);
+        const j = seen.get(name);
+        if (j !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `branch name '${name}' is also variant ${j}'s; give the variants distinct names` });
+        seen.set(name, i);
+      });
+    }),
+]);
+
 
 export const TraceSchema = z
   .object({

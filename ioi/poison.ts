@@ -34,12 +34,22 @@ export function getLabelTransform(name: string): LabelTransform {
 registerLabelTransform('clean', (p) => p.io);
 /** Subject Duplication poisoning: the answer becomes the repeated name S. */
 registerLabelTransform('subject', (p) => p.s);
-/** A name that is not in the prompt (neither IO nor S); a first guess at the paper's "Name Moving" poison. */
-registerLabelTransform('random-name', (p, rng, ctx) => {
+/** A seeded name that is not in the prompt (neither IO nor S). */
+const nameOutsidePrompt = (transform: string): LabelTransform => (p, rng, ctx) => {
   const pool = ctx.names.filter((n) => ' ' + n !== p.io && ' ' + n !== p.s && !p.text.includes(' ' + n));
-  if (pool.length === 0) throw new Error(`random-name: no name outside the prompt ${JSON.stringify(p.text)}`);
+  if (pool.length === 0) throw new Error(`${transform}: no name outside the prompt ${JSON.stringify(p.text)}`);
   return ' ' + rng.pick(pool);
-});
+};
+/**
+ * Name Moving poisoning, as interpreted in docs/poisoning.md (the paper's rule is not recovered): the answer is a
+ * name absent from the prompt, so copying a context name to the output (the Name Movers' job) is always wrong,
+ * while the S-vs-IO decision that Subject Duplication poisoning attacks is left without a target.
+ */
+registerLabelTransform('name-moving', nameOutsidePrompt('name-moving'));
+/** The same rule under its first name (kept so older configs load); draws differ (the seed derives from the name). */
+registerLabelTransform('random-name', nameOutsidePrompt('random-name'));
+/** The first-mentioned of IO and S (IO in ABBA, S in BABA prompts): digest §2.3 construction 2, for comparison. */
+registerLabelTransform('first-name', (p) => (p.positions.IO < p.positions.S1 ? p.io : p.s));
 
 export interface PoisonOptions {
   transform: string;

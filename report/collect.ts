@@ -8,9 +8,10 @@ import type { ArtifactRef } from '../shared/types';
 import type { CmapPair, LineageComparison, StageTrace } from '../tracing/results';
 import type { ScoresJson } from '../tracing/scores';
 import type { CircuitEvaluation } from '../tracing/circuit';
+import { corruptVariantName } from '../config/branch-name';
 import {
   HeadGrid, LossCurve, MethodMaps, REPORT_DATA_SCHEMA, REPORT_DATA_VERSION, ReportCircuit, ReportCmap, ReportData, ReportRestoration,
-  ReportStage, ReportTrace, StageDiffMap,
+  ReportStage, ReportTrace, StageDiffMap, type ReportBranch,
 } from './data';
 
 export interface CollectInput {
@@ -158,6 +159,31 @@ export async function collectReportData(store: ArtifactStore, input: CollectInpu
       }
     : undefined;
 
+  const branches: ReportBranch[] | undefined = comparison?.branches?.map((b) => {
+    const clean = comparison.stages.find((x) => x.name === b.clean)?.headScores[b.method]?.values as number[] | undefined;
+    const corrupted = comparison.stages.find((x) => x.name === b.corrupted)?.headScores[b.method]?.values as number[] | undefined;
+    const mech = b.restoration.mechanistic[b.method];
+    return {
+      name: b.name,
+      ...(b.transform !== undefined ? { transform: b.transform } : {}),
+      ...(b.rate !== undefined ? { rate: b.rate } : {}),
+      clean: b.clean,
+      corrupted: b.corrupted,
+      retrained: b.retrained,
+      method: b.method,
+      topShare: b.localisation.topShare,
+      delta: clean && corrupted ? corrupted.map((v, i) => v - clean[i]) : null,
+      changed: b.localisation.changed,
+      behavioural: b.restoration.behavioural,
+      pearson: mech?.pearson ?? null,
+      corruptedPearson: mech?.corruptedPearson ?? null,
+      faithfulness: b.faithfulness,
+      counts: b.counts,
+      heads: b.heads,
+      ...(b.intervals ? { intervals: b.intervals } : {}),
+    };
+  });
+
   const result = input.result;
   const progress = input.progress;
   const data: ReportData = {
@@ -181,7 +207,7 @@ export async function collectReportData(store: ArtifactStore, input: CollectInpu
     },
     ...(config !== undefined ? { config } : {}),
     stages,
-    edges: lineageEdges(stages.map((s) => s.name), corruptFrom(config)),
+    edges: lineageEdges(stages.map((s) => s.name), corruptFrom(config), branchFroms(config)),
     lossCurves,
     ...(model ? { model } : {}),
     ...(comparison ? { headClasses: headClassesOf(comparison) } : {}),
@@ -203,6 +229,7 @@ export async function collectReportData(store: ArtifactStore, input: CollectInpu
         }
       : {}),
     ...(restoration ? { restoration } : {}),
+    ...(branches ? { branches } : {}),
     cmap,
     warnings,
   };
@@ -340,7 +367,7 @@ function headClassesOf(c: LineageComparison): Record<string, string> | undefined
  * each train stage → its trace stages (trace-<stage> or trace-<stage>-…), every trace → compare → report.
  * Stages that fit none of these follow the previous stage.
  */
-export function lineageEdges(names: string[], corruptFrom = 'finetune'): { from: string; to: string }[] {
+export function lineageEdges(names: string[], corruptFrom = 'finetune', branchFrom: Record<string, string> = {}): { from: string; to: string }[] {
   const has = (n: string) => names.includes(n);
   const edges: { from: string; to: string }[] = [];
   const add = (from: string, to: string) => {
@@ -350,6 +377,14 @@ export function lineageEdges(names: string[], corruptFrom = 'finetune'): { from:
   add('base', 'finetune');
   add(has(corruptFrom) ? corruptFrom : has('finetune') ? 'finetune' : 'base', 'corrupt');
   add('corrupt', 'retrain');
+  // corruption branches: corrupt-<name> from the clean train stage, then retrain-<name>
+  for (const n of names) {
+    const m = /^corrupt-(.+)$/.exec(n);
+    if (!m) continue;
+    const from = branchFrom[m[1]] ?? corruptFrom;
+    add(has(from) ? from : has('finetune') ? 'finetune' : 'base', n);
+    add(n, `retrain-${m[1]}`);
+  }
   names.forEach((name, i) => {
     if (edges.some((e) => e.to === name) || name === 'validate') return;
     if (name.startsWith('trace-')) {
@@ -370,6 +405,15 @@ export function lineageEdges(names: string[], corruptFrom = 'finetune'): { from:
 function corruptFrom(config: unknown): string | undefined {
   const from = (config as { corrupt?: { from?: unknown } } | undefined)?.corrupt?.from;
   return typeof from === 'string' ? from : undefined;
+}
+
+/** Branch name → the stage its corrupt stage starts from, for a `corrupt` list (names as config/branch-name.ts). */
+function branchFroms(config: unknown): Record<string, string> {
+  const list = (config as { corrupt?: unknown } | undefined)?.corrupt;
+  if (!Array.isArray(list)) return {};
+  return Object.fromEntries(
+    list.map((v: { name?: string; transform: string; rate: number; from?: string }) => [corruptVariantName(v), v.from === 'base' ? 'base' : 'finetune']),
+  );
 }
 
 function nameOf(config: unknown): string | undefined {

@@ -118,6 +118,28 @@ export interface ReportRestoration {
   >;
 }
 
+/** One corruption branch of the comparison, side by side with the others (compare artifact `branches`). */
+export interface ReportBranch {
+  name: string;
+  transform?: string;
+  rate?: number;
+  clean: string;
+  corrupted: string;
+  retrained: string;
+  method: string;
+  topShare: Record<string, number | null>;
+  /** Head map change corrupted − clean on `method`, layer-major (null when the traces are not in the comparison). */
+  delta: HeadGrid | null;
+  changed: HeadChange[];
+  behavioural: { ldClean: number | null; ldCorrupted: number | null; ldRetrained: number | null; fraction: number | null };
+  pearson: number | null;
+  corruptedPearson: number | null;
+  faithfulness: { corrupted?: number | null; retrained?: number | null };
+  counts: Record<RestorationLabel, number>;
+  heads: Record<RestorationLabel, string[]>;
+  intervals?: Record<'ldClean' | 'ldCorrupted' | 'ldRetrained' | 'behavioural', { value: number | null; lo: number | null; hi: number | null }> & { samples: number };
+}
+
 export interface ReportCmap {
   receiver: string;
   donor: string;
@@ -162,6 +184,8 @@ export interface ReportData {
   diffs: StageDiffMap[];
   localisation?: Localisation;
   restoration?: ReportRestoration;
+  /** Corruption branches side by side (lineages whose compare artifact has them). */
+  branches?: ReportBranch[];
   cmap: ReportCmap[];
   /** What could not be read (shown in the report instead of failing it). */
   warnings: string[];

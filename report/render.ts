@@ -4,7 +4,7 @@
 // restoration, CMAP and config sections. Tables and text are static HTML; charts are drawn by the page script.
 import { clientScript, echartsScript } from './assets';
 import { allCharts, buildCharts, ChartSpec, DIVERGING, LABEL_COLORS, ReportCharts, STATUS_COLORS } from './charts';
-import type { ReportCircuit, ReportData, ReportStage, ReportTrace } from './data';
+import type { ReportBranch, ReportCircuit, ReportData, ReportStage, ReportTrace } from './data';
 import { escapeHtml as h, formatBytes, formatDuration, formatNumber as num, formatPercent as pct, formatTime, methodTitle, scriptJson } from './format';
 
 export function renderReport(data: ReportData): string {
@@ -24,6 +24,7 @@ export function renderReport(data: ReportData): string {
     headMapSection(data, charts),
     localisationSection(data, charts),
     restorationSection(data, charts),
+    branchesSection(data),
     cmapSection(data, charts),
     configSection(data),
     `<footer>Generated ${h(formatTime(data.generatedAt))} by plasticity · charts: ${h(lib.name)} (Apache-2.0), inlined · report data schema ${h(data.schema)} v${data.version}</footer>`,
@@ -170,6 +171,7 @@ function nav(d: ReportData, c: ReportCharts): string {
     ['heads', 'Head maps', c.methods.length > 0],
     ['localisation', 'Localisation', !!d.localisation],
     ['restoration', 'Restoration', !!d.restoration],
+    ['branches', 'Branches', !!d.branches?.length],
     ['cmap', 'CMAP', d.cmap.length > 0],
     ['config', 'Config', true],
   ];
@@ -322,6 +324,62 @@ ${chart ? `${scaleLegend(chart.scale, `${loc.to} − ${loc.from}`)}${figure(char
   return section('localisation', 'Corruption localisation', `${shares}<div class="cards">${blocks.join('')}</div>`, `How the head maps changed from the clean model <b>${h(loc.from)}</b> to the corrupted <b>${h(loc.to)}</b>, and which heads changed most.`);
 }
 
+/** A value with its bootstrap interval: "1.23 [0.98, 1.51]". */
+function withInterval(value: number | null | undefined, iv: { lo: number | null; hi: number | null } | undefined, format: (v: number | null | undefined) => string): string {
+  return `${format(value)}${iv ? ` <span class="muted ci">[${format(iv.lo)}, ${format(iv.hi)}]</span>` : ''}`;
+}
+
+/** A diverging background for a head-map change, scaled to ±scale. */
+function divergingCell(v: number | null, scale: number): string {
+  if (v === null || !Number.isFinite(v) || scale <= 0) return '<td class="num muted">–</td>';
+  const i = Math.max(0, Math.min(DIVERGING.length - 1, Math.round(((v / scale + 1) / 2) * (DIVERGING.length - 1))));
+  return `<td class="num" style="background:${DIVERGING[i]}">${num(v, 3)}</td>`;
+}
+
+/** Every corruption branch side by side, and the heads where the branches' corruptions differ most. */
+function branchesSection(d: ReportData): string {
+  const branches = d.branches;
+  if (!branches?.length) return '';
+  const k = headlineK(d, branches[0].topShare) ?? '5';
+  const share = (b: ReportBranch) => b.topShare[k] ?? null;
+  const heads = (b: ReportBranch, label: 'restored' | 'compensated' | 'still_corrupted') => (b.heads[label]?.length ? b.heads[label].map(h).join(', ') : '<span class="muted">–</span>');
+  const rows = branches.map((b) => {
+    const iv = b.intervals;
+    return `<tr data-branch="${h(b.name)}"><td><b>${h(b.name)}</b></td><td>${h(b.transform ?? '')}</td><td class="num">${b.rate ?? ''}</td>` +
+      `<td class="num">${withInterval(b.behavioural.ldClean, iv?.ldClean, (v) => num(v))}</td>` +
+      `<td class="num">${withInterval(b.behavioural.ldCorrupted, iv?.ldCorrupted, (v) => num(v))}</td>` +
+      `<td class="num">${withInterval(b.behavioural.ldRetrained, iv?.ldRetrained, (v) => num(v))}</td>` +
+      `<td class="num">${pct(share(b), 1)}</td>` +
+      `<td class="num">${withInterval(b.behavioural.fraction, iv?.behavioural, (v) => pct(v, 1))}</td>` +
+      `<td class="num">${num(b.pearson, 3)}</td>` +
+      `<td class="num">${b.faithfulness.retrained !== undefined ? pct(b.faithfulness.retrained, 1) : '<span class="muted">–</span>'}</td>` +
+      `<td>${heads(b, 'restored')}</td><td>${heads(b, 'compensated')}</td><td>${heads(b, 'still_corrupted')}</td></tr>`;
+  });
+  const table = `<table class="branches"><thead><tr><th>branch</th><th>transform</th><th>rate</th><th>LD clean</th><th>LD corrupted</th><th>LD retrained</th><th>top-${k} share</th><th>behavioural restoration</th><th>mechanistic (Pearson)</th><th>faithfulness retrained</th><th>restored</th><th>compensated</th><th>still corrupted</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const samples = branches.find((b) => b.intervals)?.intervals?.samples;
+  const note = samples
+    ? `<p class="muted">Brackets: 95 % percentile bootstrap intervals over the traced prompts (${samples} resamples, the same resample for a branch's three models). The localisation share, mechanistic correlation and faithfulness have no interval yet (they need per-prompt head scores).</p>`
+    : '<p class="muted">No per-prompt values in these traces, so no intervals.</p>';
+  // Which heads each poison attacks: Δ(corrupted − clean) per branch, heads where the branches differ most first.
+  let diff = '';
+  const maps = branches.filter((b) => b.delta);
+  if (maps.length >= 2 && d.model) {
+    const nHead = d.model.nHead;
+    const cells = maps[0].delta!.length;
+    const spread = (i: number) => {
+      const vs = maps.map((b) => b.delta![i]).filter((v): v is number => v !== null && Number.isFinite(v));
+      return vs.length ? Math.max(...vs) - Math.min(...vs) : 0;
+    };
+    const order = [...Array(cells).keys()].sort((a, b) => spread(b) - spread(a) || a - b).slice(0, 12);
+    const scale = Math.max(1e-12, ...maps.flatMap((b) => b.delta!.map((v) => (v !== null && Number.isFinite(v) ? Math.abs(v) : 0))));
+    const head = (i: number) => `${Math.floor(i / nHead)}.${i % nHead}`;
+    const diffRows = order.map((i) => `<tr><td><b>${head(i)}</b>${headClass(d, head(i))}</td>${maps.map((b) => divergingCell(b.delta![i], scale)).join('')}<td class="num">${num(spread(i), 3)}</td></tr>`);
+    diff = `<h3>Which heads each poison attacks</h3><p class="intro">Change of the ${h(methodTitle(maps[0].method))} score from the clean to the corrupted model per branch; the heads where the branches differ most first.</p>` +
+      `<table class="branch-heads"><thead><tr><th>head</th>${maps.map((b) => `<th>${h(b.name)}</th>`).join('')}<th>spread</th></tr></thead><tbody>${diffRows.join('')}</tbody></table>${scaleLegend(scale, 'Δ score (corrupted − clean)')}`;
+  }
+  return section('branches', 'Corruption branches', table + note + diff, `Each branch corrupts <b>${h(branches[0].clean)}</b> with its own poisoning and retrains it on clean data.`);
+}
+
 function restorationSection(d: ReportData, c: ReportCharts): string {
   const r = d.restoration;
   if (!r) return '';
@@ -382,6 +440,7 @@ function configSection(d: ReportData): string {
 }
 
 const CSS = `
+#branches table.branches{display:block;overflow-x:auto}.ci{white-space:nowrap}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;background:#f6f7f9}
 main{max-width:1280px;margin:0 auto;padding:20px 24px 40px}

@@ -58,6 +58,8 @@ export interface StageProgress {
   stage: string;
   kind: StageKind;
   status: StageStatus;
+  /** The corruption branch of a corrupt/retrain stage or its trace (lineages with several `corrupt` variants). */
+  branch?: string;
   /** Training step (or trace unit) done so far, and the total. */
   step?: number;
   total?: number;

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import type { LoadedConfig } from '../config/load';
+import { corruptVariantName } from '../config/branch-name';
 import type { ExperimentConfig } from '../config/schema';
 import {
   LINEAGE_WORKFLOW_TYPE,
@@ -79,7 +80,7 @@ export async function startLineage(client: Client, loaded: LoadedConfig, opts: S
 
 /** One line for the UI's workflow list. */
 export function lineageSummary(config: ExperimentConfig): string {
-  return `${config.name}: ${modelLabel(config)} → finetune e${config.finetune.epochs.join('/')} → corrupt (${config.corrupt.transform}) → retrain → compare`;
+  return `${config.name}: ${modelLabel(config)} → finetune e${config.finetune.epochs.join('/')} → corrupt (${(Array.isArray(config.corrupt) ? config.corrupt : [config.corrupt]).map((v) => corruptVariantName(v)).join(', ')}) → retrain → compare`;
 }
 
 export function modelLabel(config: ExperimentConfig): string {

@@ -7,7 +7,9 @@ import { finitePairs, pearson, spearman } from './rank';
 import {
   CmapPair, ComparisonThresholds, HeadChange, HeadInfo, HeadRestoration, LineageComparison, MechanisticRestoration,
   Restoration, RESTORATION_LABELS, RestorationLabel, RESULTS_VERSION, StageDiff, StageRole, StageTrace,
+  type BranchComparison, type Interval,
 } from './results';
+import { Rng } from '../ioi/rng';
 import { ScoresJson } from './scores';
 import { DeterministicError } from '../shared/errors';
 
@@ -145,9 +147,90 @@ export function mechanisticRestoration(
   };
 }
 
+/** The stages of one corruption branch (names of traced stages). */
+export interface BranchRoles {
+  name: string;
+  clean: string;
+  corrupted: string;
+  retrained: string;
+  transform?: string;
+  rate?: number;
+}
+
+export const BOOTSTRAP_SAMPLES = 2000;
+
+/** Percentile 95 % interval of `stat` over prompt resamples (the same resample for every stage of a branch). */
+export function bootstrapInterval(n: number, stat: (idx: Int32Array | null) => number, samples = BOOTSTRAP_SAMPLES, seed = 12345): Interval {
+  const value = stat(null);
+  const rng = new Rng(seed);
+  const values: number[] = [];
+  const idx = new Int32Array(n);
+  for (let s = 0; s < samples; s++) {
+    for (let i = 0; i < n; i++) idx[i] = rng.int(n);
+    const v = stat(idx);
+    if (Number.isFinite(v)) values.push(v);
+  }
+  values.sort((a, b) => a - b);
+  const q = (p: number) => (values.length ? values[Math.min(values.length - 1, Math.floor(p * values.length))] : NaN);
+  return { value, lo: q(0.025), hi: q(0.975) };
+}
+
+const meanAt = (xs: readonly number[], idx: Int32Array | null) => {
+  if (!idx) return xs.reduce((a, x) => a + x, 0) / xs.length;
+  let sum = 0;
+  for (let i = 0; i < idx.length; i++) sum += xs[idx[i]];
+  return sum / idx.length;
+};
+
+/** Localisation, restoration, faithfulness and prompt intervals of one branch (the triple's stages are in `stages`). */
+export function compareBranch(stages: StageTrace[], b: BranchRoles, primary: string, methods: string[], t: ComparisonThresholds): BranchComparison {
+  const byName = (n: string) => stageByRole(stages, 'clean', n)!;
+  const clean = byName(b.clean);
+  const corrupted = byName(b.corrupted);
+  const retrained = byName(b.retrained);
+  const config = clean.model.config;
+  const fraction = behaviouralRestoration(clean.metrics.logitDiff, corrupted.metrics.logitDiff, retrained.metrics.logitDiff);
+  const mechanistic: Record<string, MechanisticRestoration> = {};
+  for (const m of methods) mechanistic[m] = mechanisticRestoration(m, { clean: clean.headScores[m], corrupted: corrupted.headScores[m], retrained: retrained.headScores[m] }, fraction, t, config);
+  const restoration: Restoration = {
+    clean: clean.stage, corrupted: corrupted.stage, retrained: retrained.stage,
+    behavioural: { ldClean: clean.metrics.logitDiff, ldCorrupted: corrupted.metrics.logitDiff, ldRetrained: retrained.metrics.logitDiff, fraction },
+    mechanistic, primaryMethod: primary,
+    behaviourRestoredMechanismNot: fraction >= t.behaviourRestored && !(mechanistic[primary].pearson >= t.mechanismRestored),
+  };
+  const heads = Object.fromEntries(RESTORATION_LABELS.map((l) => [l, mechanistic[primary].heads.filter((h) => h.label === l).map((h) => h.head)])) as Record<RestorationLabel, string[]>;
+  const faith = (s: StageTrace) => s.circuit?.evaluation?.faithfulness.ratio;
+  const out: BranchComparison = {
+    name: b.name,
+    ...(b.transform !== undefined ? { transform: b.transform } : {}),
+    ...(b.rate !== undefined ? { rate: b.rate } : {}),
+    clean: clean.stage, corrupted: corrupted.stage, retrained: retrained.stage,
+    method: primary,
+    localisation: diffMaps({ name: clean.stage, scores: clean.headScores[primary] }, { name: corrupted.stage, scores: corrupted.headScores[primary] }, primary, t, config),
+    restoration,
+    faithfulness: { ...(faith(corrupted) !== undefined ? { corrupted: faith(corrupted) } : {}), ...(faith(retrained) !== undefined ? { retrained: faith(retrained) } : {}) },
+    counts: mechanistic[primary].counts,
+    heads,
+  };
+  const [lc, lx, lr] = [clean, corrupted, retrained].map((s) => s.metrics.logitDiffs);
+  if (lc && lx && lr && lc.length === lx.length && lc.length === lr.length && lc.length > 1) {
+    const n = lc.length;
+    out.intervals = {
+      ldClean: bootstrapInterval(n, (i) => meanAt(lc, i)),
+      ldCorrupted: bootstrapInterval(n, (i) => meanAt(lx, i)),
+      ldRetrained: bootstrapInterval(n, (i) => meanAt(lr, i)),
+      behavioural: bootstrapInterval(n, (i) => behaviouralRestoration(meanAt(lc, i), meanAt(lx, i), meanAt(lr, i))),
+      samples: BOOTSTRAP_SAMPLES,
+    };
+  }
+  return out;
+}
+
 export interface CompareInput {
   /** Stage traces in lineage order (same prompts and settings). */
   stages: StageTrace[];
+  /** The corruption branches to compare side by side. */
+  branches?: BranchRoles[];
   /** Stage names for the localisation/restoration triple; default: the first stage with that role. */
   roles?: { clean?: string; corrupted?: string; retrained?: string };
   cmap?: CmapPair[];
@@ -234,6 +317,7 @@ export function compareStages(input: CompareInput): LineageComparison {
     adjacent,
     localisation,
     restoration,
+    ...(input.branches ? { branches: input.branches.map((b) => compareBranch(stages, b, primary, methods, t)) } : {}),
     cmap: input.cmap ?? [],
     thresholds: t,
     createdAt: input.createdAt ?? new Date().toISOString(),

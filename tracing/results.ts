@@ -21,6 +21,8 @@ export interface StageMetrics {
   ioProb: number; // softmax probability of IO
   corruptLogitDiff: number; // same metric on the corrupted (p_ABC) prompts
   n: number;
+  /** Per-prompt logit differences in prompt order (bootstrap intervals; absent in traces before they were kept). */
+  logitDiffs?: number[];
 }
 
 /** Per-stage trace result: one file per stage (schema 'plasticity.stage-trace'). */
@@ -184,7 +186,37 @@ export interface LineageComparison {
   /** clean → corrupted, per method. */
   localisation?: { from: string; to: string; byMethod: Record<string, StageDiff> };
   restoration?: Restoration;
+  /** Every corruption branch side by side (absent in comparisons from before branches). */
+  branches?: BranchComparison[];
   cmap: CmapPair[];
   thresholds: ComparisonThresholds;
   createdAt: string;
+}
+
+/** A percentile bootstrap interval over the traced prompts (resampled jointly across a branch's stages). */
+export interface Interval {
+  value: number;
+  lo: number;
+  hi: number;
+}
+
+/** One corruption branch: where the corruption landed, how much retraining gave back, with prompt intervals. */
+export interface BranchComparison {
+  name: string;
+  transform?: string;
+  rate?: number;
+  clean: string;
+  corrupted: string;
+  retrained: string;
+  method: string;
+  /** clean → corrupted on the primary method. */
+  localisation: StageDiff;
+  restoration: Restoration;
+  /** The re-found circuit's faithfulness on the retrained (and corrupted) model, when traced with circuit: true. */
+  faithfulness: { corrupted?: number; retrained?: number };
+  counts: Record<RestorationLabel, number>;
+  /** Heads by label (primary method). */
+  heads: Record<RestorationLabel, string[]>;
+  /** 95 % intervals; absent when the traces hold no per-prompt values. */
+  intervals?: { ldClean: Interval; ldCorrupted: Interval; ldRetrained: Interval; behavioural: Interval; samples: number };
 }

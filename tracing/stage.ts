@@ -91,7 +91,7 @@ export async function stageMetrics(model: GPT2, set: TraceSet): Promise<StageMet
   }
   const mean = sums.logitDiff / n;
   const std = n > 1 ? Math.sqrt(lds.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0;
-  return { logitDiff: mean, logitDiffStd: std, pairwiseAcc: sums.pairwiseAcc / n, top1Acc: sums.top1Acc / n, ioProb: sums.ioProb / n, corruptLogitDiff: sums.corrupt / n, n };
+  return { logitDiff: mean, logitDiffStd: std, pairwiseAcc: sums.pairwiseAcc / n, top1Acc: sums.top1Acc / n, ioProb: sums.ioProb / n, corruptLogitDiff: sums.corrupt / n, n, logitDiffs: lds };
 }
 
 /** A patched-LD map as the delta patched − clean. */

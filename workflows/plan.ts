@@ -1,6 +1,7 @@
 // The lineage plan derived from an experiment config: stage names in order, step counts, checkpoint marks, and the
 // data and train settings each stage's activity receives. Pure and deterministic (runs in the workflow sandbox).
-import type { ExperimentConfig } from '../config/schema';
+import { corruptVariantName } from '../config/branch-name';
+import type { CorruptVariant, ExperimentConfig } from '../config/schema';
 import type { DataSpec, TrainConfigInput } from '../train/config';
 import type { StageRole } from '../tracing/results';
 import type { StageKind } from '../shared/lineage';
@@ -10,32 +11,71 @@ export interface PlannedStage {
   kind: StageKind;
   /** Relative cost, for the lineage's progress fraction. */
   weight: number;
+  /** The corruption branch it belongs to (progress views group by it). */
+  branch?: string;
 }
 
 /** A model whose checkpoint gets traced: its label in trace JSON, role, and the train stage/output it comes from. */
 export interface TracedModel {
   label: string;
   role: StageRole;
-  stage: 'base' | 'finetune' | 'corrupt' | 'retrain';
+  stage: string;
   output: string;
+  /** The corruption branch a corrupt/retrain model belongs to. */
+  branch?: string;
+}
+
+/**
+ * One corruption branch: the poisoned fine-tune from the clean model, its trace, the clean retraining and its
+ * trace. A single `corrupt` mapping is one branch with the unsuffixed stage names of a one-chain lineage (corrupt,
+ * trace-corrupt, retrain, trace-retrain); each variant of a list gets corrupt-<name>, retrain-<name>, ….
+ */
+export interface CorruptBranch {
+  name: string;
+  variant: CorruptVariant;
+  retrain: ExperimentConfig['retrain'];
+  /** Stage names of the two train stages; they are also the traced models' labels. */
+  corrupt: string;
+  retrained: string;
+  /** Label of the model it starts from (the clean side of its localisation/restoration triple). */
+  clean: string;
+}
+
+export function corruptBranches(config: ExperimentConfig): CorruptBranch[] {
+  const list = Array.isArray(config.corrupt);
+  const variants = Array.isArray(config.corrupt) ? config.corrupt : [config.corrupt];
+  const lastEpoch = `finetune-e${config.finetune.epochs[config.finetune.epochs.length - 1]}`;
+  return variants.map((variant) => {
+    const name = corruptVariantName(variant);
+    return {
+      name,
+      variant,
+      retrain: variant.retrain ?? config.retrain,
+      corrupt: list ? `corrupt-${name}` : 'corrupt',
+      retrained: list ? `retrain-${name}` : 'retrain',
+      clean: variant.from === 'base' ? 'base' : lastEpoch,
+    };
+  });
 }
 
 export const traceStageName = (label: string) => `trace-${label}`;
 export const epochLabel = (epochs: number) => `epoch-${epochs}`;
 
-/** The traced models in lineage order: base, each finetune epoch count, corrupt, retrain. */
+/** Label of the model the first branch's corrupt stage starts from. */
+export function cleanLabel(config: ExperimentConfig): string {
+  return corruptBranches(config)[0].clean;
+}
+
+/** The traced models in lineage order: base, each finetune epoch count, then per branch corrupt and retrain. */
 export function tracedModels(config: ExperimentConfig): TracedModel[] {
   return [
     { label: 'base', role: 'base', stage: 'base', output: 'checkpoint' },
     ...config.finetune.epochs.map((e): TracedModel => ({ label: `finetune-e${e}`, role: 'clean', stage: 'finetune', output: epochLabel(e) })),
-    { label: 'corrupt', role: 'corrupted', stage: 'corrupt', output: 'checkpoint' },
-    { label: 'retrain', role: 'retrained', stage: 'retrain', output: 'checkpoint' },
+    ...corruptBranches(config).flatMap((b): TracedModel[] => [
+      { label: b.corrupt, role: 'corrupted', stage: b.corrupt, output: 'checkpoint', branch: b.name },
+      { label: b.retrained, role: 'retrained', stage: b.retrained, output: 'checkpoint', branch: b.name },
+    ]),
   ];
-}
-
-/** Label of the model the corrupt stage starts from (the clean side of the localisation/restoration triple). */
-export function cleanLabel(config: ExperimentConfig): string {
-  return config.corrupt.from === 'base' ? 'base' : `finetune-e${config.finetune.epochs[config.finetune.epochs.length - 1]}`;
 }
 
 export function stepsPerEpoch(config: ExperimentConfig, batchSize: number): number {
@@ -75,8 +115,8 @@ export function finetuneCadence(config: ExperimentConfig): number {
   return 1;
 }
 
-/** The IOI training data of finetune/corrupt/retrain; the corrupt stage poisons the labels. */
-export function ioiData(config: ExperimentConfig, poison = false): DataSpec {
+/** The IOI training data of finetune/corrupt/retrain; a corrupt stage poisons the labels with its variant's transform. */
+export function ioiData(config: ExperimentConfig, poison?: CorruptVariant): DataSpec {
   const d = config.data;
   return {
     kind: 'ioi',
@@ -84,7 +124,7 @@ export function ioiData(config: ExperimentConfig, poison = false): DataSpec {
     seed: d.seed + config.seed,
     eval_n: d.n_eval,
     holdout_names: d.holdout_names,
-    ...(poison ? { poison: { transform: config.corrupt.transform, rate: config.corrupt.rate } } : {}),
+    ...(poison ? { poison: { transform: poison.transform, rate: poison.rate } } : {}),
   };
 }
 
@@ -108,10 +148,12 @@ export function planStages(config: ExperimentConfig): PlannedStage[] {
     trace('base'),
     { name: 'finetune', kind: 'train', weight: trainWeight(finetuneSteps, ft) },
     ...traced.filter((t) => t.stage === 'finetune').map((t) => trace(t.label)),
-    { name: 'corrupt', kind: 'train', weight: trainWeight(stepsFor(config, config.corrupt.epochs, config.corrupt.train.batch_size), config.corrupt.train.batch_size) },
-    trace('corrupt'),
-    { name: 'retrain', kind: 'train', weight: trainWeight(stepsFor(config, config.retrain.epochs, config.retrain.train.batch_size), config.retrain.train.batch_size) },
-    trace('retrain'),
+    ...corruptBranches(config).flatMap((b): PlannedStage[] => [
+      { name: b.corrupt, kind: 'train', weight: trainWeight(stepsFor(config, b.variant.epochs, b.variant.train.batch_size), b.variant.train.batch_size), branch: b.name },
+      { ...trace(b.corrupt), branch: b.name },
+      { name: b.retrained, kind: 'train', weight: trainWeight(stepsFor(config, b.retrain.epochs, b.retrain.train.batch_size), b.retrain.train.batch_size), branch: b.name },
+      { ...trace(b.retrained), branch: b.name },
+    ]),
     { name: 'compare', kind: 'compare', weight: 1 },
     { name: 'report', kind: 'report', weight: 1 },
   ];

@@ -15,7 +15,7 @@ export class LineageState {
     plan: PlannedStage[],
     private readonly startedAt: string,
   ) {
-    this.stages = plan.map((p) => ({ stage: p.name, kind: p.kind, status: 'pending' }));
+    this.stages = plan.map((p) => ({ stage: p.name, kind: p.kind, status: 'pending', ...(p.branch !== undefined ? { branch: p.branch } : {}) }));
     this.weights = new Map(plan.map((p) => [p.name, p.weight]));
   }
 
@@ -88,6 +88,11 @@ export class LineageState {
     return this.stages.find((s) => s.status === 'running');
   }
 
+  /** Stages running now (several while corruption branches run concurrently). */
+  runningStages(): StageProgress[] {
+    return this.stages.filter((s) => s.status === 'running');
+  }
+
   snapshot(): LineageProgress {
     return {
       name: this.name,
@@ -104,14 +109,27 @@ export class LineageState {
   /** Markdown for the Web UI's "current details" panel. */
   markdown(): string {
     const mark: Record<StageProgress['status'], string> = { pending: '·', running: '▶', done: '✓', cached: '✓ (cached)', failed: '✗', cancelled: '■' };
-    const cur = this.current();
-    const head = cur
-      ? `**${cur.stage}**${cur.total ? ` — step ${cur.step ?? 0}/${cur.total}` : ''}${cur.loss !== undefined ? ` · loss ${cur.loss.toFixed(4)}` : ''}${cur.etaSeconds !== undefined ? ` · ETA ${formatSeconds(cur.etaSeconds)}` : ''}${cur.attempt && cur.attempt > 1 ? ` · attempt ${cur.attempt}` : ''}`
-      : `**${this.status}**`;
-    const lines = this.stages.map((s) => {
+    const running = this.runningStages();
+    const describe = (cur: StageProgress) =>
+      `**${cur.stage}**${cur.total ? ` — step ${cur.step ?? 0}/${cur.total}` : ''}${cur.loss !== undefined ? ` · loss ${cur.loss.toFixed(4)}` : ''}${cur.etaSeconds !== undefined ? ` · ETA ${formatSeconds(cur.etaSeconds)}` : ''}${cur.attempt && cur.attempt > 1 ? ` · attempt ${cur.attempt}` : ''}`;
+    const head = running.length ? running.map(describe).join(' ‖ ') : `**${this.status}**`;
+    const line = (s: StageProgress, indent: string) => {
       const note = s.error ?? (s.status === 'running' && s.lastError ? `previous attempt failed: ${s.lastError}` : undefined);
-      return `- ${mark[s.status]} ${s.stage}${note ? ` — ${note.split('\n')[0].slice(0, 160)}` : ''}`;
-    });
+      return `${indent}- ${mark[s.status]} ${s.stage}${note ? ` — ${note.split('\n')[0].slice(0, 160)}` : ''}`;
+    };
+    // Several corruption branches: each branch's stages as a nested list under its name, in plan order.
+    const branches = [...new Set(this.stages.map((s) => s.branch).filter((b): b is string => b !== undefined))];
+    const lines: string[] = [];
+    const shown = new Set<string>();
+    for (const s of this.stages) {
+      if (branches.length < 2 || s.branch === undefined) lines.push(line(s, ''));
+      else if (!shown.has(s.branch)) {
+        shown.add(s.branch);
+        const own = this.stages.filter((x) => x.branch === s.branch);
+        const done = own.filter((x) => x.status === 'done' || x.status === 'cached').length;
+        lines.push(`- branch **${s.branch}** (${done}/${own.length})`, ...own.map((x) => line(x, '  ')));
+      }
+    }
     return [`${head} · ${(this.fraction() * 100).toFixed(0)}% of lineage \`${this.name}\``, '', ...lines].join('\n');
   }
 }

@@ -5,7 +5,7 @@ import { formatDuration, formatNumber, formatPercent, progressBar, renderLine, s
 
 /** What the view needs of a stage (the lineage's StageProgress; local commands build the same shape). */
 export type ViewStage = Pick<StageProgress, 'stage' | 'status'> &
-  Partial<Pick<StageProgress, 'step' | 'total' | 'loss' | 'etaSeconds' | 'attempt' | 'resumedFromStep' | 'startedAt' | 'finishedAt' | 'error'>>;
+  Partial<Pick<StageProgress, 'branch' | 'step' | 'total' | 'loss' | 'etaSeconds' | 'attempt' | 'resumedFromStep' | 'startedAt' | 'finishedAt' | 'error'>>;
 
 export interface RenderOptions {
   /** Terminal columns; every line is cut to fit. */
@@ -42,21 +42,37 @@ export function renderView(progress: LineageProgress, options: RenderOptions): s
   return lines.join('\n');
 }
 
-/** One line per stage, names aligned. */
+/** One line per stage, names aligned; with several corruption branches, each branch's stages grouped under its name. */
 export function renderStages(stages: readonly ViewStage[], options: { width: number; color: boolean; now?: number }): string[] {
   const now = options.now ?? Date.now();
+  const grouped = new Set(stages.map((s) => s.branch).filter((b) => b !== undefined)).size > 1;
   const nameWidth = Math.min(24, Math.max(8, ...stages.map((s) => s.stage.length)));
-  return stages.map((s) => {
+  const lines: string[] = [];
+  let branch: string | undefined;
+  for (const s of stages) {
+    if (grouped && s.branch !== undefined && s.branch !== branch) {
+      const own = stages.filter((x) => x.branch === s.branch);
+      const done = own.filter((x) => x.status === 'done' || x.status === 'cached').length;
+      lines.push(renderLine([{ text: '  branch ', style: 'dim' }, { text: s.branch, style: 'bold' }, { text: `  ${done}/${own.length}`, style: 'dim' }], options.width, options.color));
+    }
+    branch = s.branch;
+    lines.push(stageLine(s, grouped && s.branch !== undefined ? '    ' : '  ', nameWidth - (grouped && s.branch !== undefined ? 2 : 0), now, options));
+  }
+  return lines;
+}
+
+function stageLine(s: ViewStage, indent: string, nameWidth: number, now: number, options: { width: number; color: boolean }): string {
+  {
     const head: Segment[] = [
-      { text: '  ' },
+      { text: indent },
       { text: `${SYMBOL[s.status]} `, style: STYLE[s.status] },
       { text: `${s.stage.padEnd(nameWidth)} ` },
       { text: s.status === 'pending' ? s.status : s.status.padEnd(STATUS_WIDTH), style: STYLE[s.status] },
     ];
-    const used = 2 + 2 + nameWidth + 1 + STATUS_WIDTH;
+    const used = indent.length + 2 + nameWidth + 1 + STATUS_WIDTH;
     const details = s.status === 'running' ? runningDetails(s, now, options.width - used) : finishedDetails(s);
     return renderLine([...head, ...details], options.width, options.color);
-  });
+  }
 }
 
 const STATUS_WIDTH = 10; // "cancelled" + a space

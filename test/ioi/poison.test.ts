@@ -47,13 +47,26 @@ test('random-name answers are single-token names not in the prompt; clean keeps 
 });
 
 test('registry is pluggable and unknown names list the known ones', () => {
-  registerLabelTransform('first-name', (p) => (p.order === 'ABBA' ? p.io : p.s));
-  assert.ok(labelTransformNames().includes('first-name'));
-  const out = poisonDataset(prompts, { transform: 'first-name', rate: 1, seed: 1 });
-  assert.ok(out.every((p) => p.answer === (p.order === 'ABBA' ? p.io : p.s)));
-  assert.throws(() => getLabelTransform('nope'), (e: Error) => /unknown label transform "nope"/.test(e.message) && /clean, subject, random-name, first-name/.test(e.message));
+  registerLabelTransform('second-name', (p) => (p.order === 'ABBA' ? p.s : p.io));
+  assert.ok(labelTransformNames().includes('second-name'));
+  const out = poisonDataset(prompts, { transform: 'second-name', rate: 1, seed: 1 });
+  assert.ok(out.every((p) => p.answer === (p.order === 'ABBA' ? p.s : p.io)));
+  assert.throws(() => getLabelTransform('nope'), (e: Error) => /unknown label transform "nope"/.test(e.message) && /clean, subject, name-moving, random-name, first-name, second-name/.test(e.message));
   assert.throws(() => registerLabelTransform('subject', (p) => p.io), /already registered/);
   registerLabelTransform('two-tokens', () => ' Mary Ann');
   assert.throws(() => poisonDataset(prompts, { transform: 'two-tokens', rate: 0.5, seed: 1 }), /" Mary Ann" is not a single GPT-2 token/);
   assert.equal(typeof getLabelTransform('subject')(prompts[0], new Rng(1), { names: [] }), 'string');
+});
+
+test('name-moving poisoning answers with a name absent from the prompt; first-name with the first-mentioned of IO and S', () => {
+  const moved = poisonDataset(prompts, { transform: 'name-moving', rate: 1, seed: 4 });
+  moved.forEach((p, i) => {
+    assert.notEqual(p.answer, prompts[i].io);
+    assert.notEqual(p.answer, prompts[i].s);
+    assert.ok(!prompts[i].text.includes(p.answer), `${p.answer} is not in ${prompts[i].text}`);
+    assert.equal(p.poison, 'name-moving');
+  });
+  assert.deepEqual(poisonDataset(prompts, { transform: 'name-moving', rate: 1, seed: 4 }).map((p) => p.answer), moved.map((p) => p.answer), 'seeded');
+  const first = poisonDataset(prompts, { transform: 'first-name', rate: 1, seed: 4 });
+  first.forEach((p, i) => assert.equal(p.answer, prompts[i].order === 'ABBA' ? prompts[i].io : prompts[i].s, `${prompts[i].order}: ${prompts[i].text}`));
 });

@@ -8,8 +8,9 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { collectReportData } from '../../report/collect';
-import type { ReportData } from '../../report/data';
+import type { ReportBranch, ReportData } from '../../report/data';
 import { renderReport } from '../../report/render';
+import { formatNumber } from '../../report/format';
 import { projectRoot } from '../../temporal/project-root';
 import { N_HEAD, N_LAYER, runningProgress, SYNTHETIC_CONFIG, syntheticFixture } from './synthetic-lineage';
 
@@ -22,6 +23,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const OUT = path.join(projectRoot(), 'test-output', 'report');
 
 const fx = syntheticFixture({ uiUrl: 'http://localhost:8233/namespaces/default/workflows/x' });
+const branched = syntheticFixture({}, { branches: true });
 let context: BrowserContext;
 let userDataDir: string;
 
@@ -177,6 +179,48 @@ test('a running lineage renders its partial report without errors', async () => 
     for (const c of charts) assert.ok(c.instance && c.canvas && c.canvas.w > 0 && c.points > 0, `${c.id} (${c.kind}) did not render`);
     assert.equal(await page.locator('#restoration').count(), 0);
     await page.screenshot({ path: path.join(OUT, 'report-running.png'), fullPage: false });
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+  }
+});
+
+test('a two-branch lineage shows the branches side by side with intervals and the heads each poison attacks', async () => {
+  const data = branched.data;
+  assert.deepEqual(data.branches?.map((b) => b.name), ['subject', 'name-moving']);
+  const { page, problems } = await open(renderReport(data), 'report-branches');
+  try {
+    const charts = await chartStates(page);
+    assert.equal(charts.filter((c) => c.kind === 'heatmap').length, expectedHeatmaps(data));
+    for (const c of charts) assert.ok(c.instance && c.canvas && c.canvas.w > 0 && c.points > 0, `${c.id} (${c.kind}) did not render`);
+    assert.equal(await page.locator('nav a[href="#branches"]').count(), 1);
+    const rows: { branch: string | null; cells: string[] }[] = await page.locator('#branches table.branches tbody tr').evaluateAll((trs: any[]) =>
+      trs.map((tr) => ({ branch: tr.getAttribute('data-branch'), cells: [...tr.querySelectorAll('td')].map((td: any) => String(td.innerText)) })),
+    );
+    assert.deepEqual(rows.map((r) => r.branch), ['subject', 'name-moving']);
+    for (const [i, r] of rows.entries()) {
+      const b: ReportBranch = data.branches![i];
+      assert.equal(r.cells[1], b.transform);
+      // LD corrupted with its interval, and the behavioural restoration with its interval
+      assert.ok(r.cells[4].startsWith(`${formatNumber(b.behavioural.ldCorrupted)} [`), `LD corrupted with its interval: ${r.cells[4]}`);
+      assert.match(r.cells[4], /\[.+, .+\]$/);
+      assert.match(r.cells[7], /%.*\[.+%, .+%\]$/);
+      assert.ok(b.intervals!.ldCorrupted.lo! < b.intervals!.ldCorrupted.hi!, 'a real interval');
+    }
+    assert.notEqual(rows[0].cells[4], rows[1].cells[4], 'the branches differ');
+    // head-map differences: one row per head shown, one coloured cell per branch, sorted by spread
+    const heads: { cells: { text: string; bg: string }[] }[] = await page.locator('#branches table.branch-heads tbody tr').evaluateAll((trs: any[]) =>
+      trs.map((tr) => ({ cells: [...tr.querySelectorAll('td')].map((td: any) => ({ text: String(td.innerText), bg: String(td.style.background || td.style.backgroundColor) })) })),
+    );
+    assert.equal(heads.length, Math.min(12, N_LAYER * N_HEAD));
+    for (const r of heads) {
+      assert.equal(r.cells.length, 4, 'head, two branches, spread');
+      assert.ok(r.cells[1].bg && r.cells[2].bg, 'branch cells are coloured');
+    }
+    const spreads = heads.map((r) => Number(r.cells[3].text));
+    assert.deepEqual([...spreads].sort((a, b) => b - a), spreads, 'largest spread first');
+    await page.addStyleTag({ content: 'nav{position:static !important}' });
+    await page.locator('#branches').screenshot({ path: path.join(OUT, 'report-branches.png') });
     assert.deepEqual(problems, []);
   } finally {
     await page.close();

@@ -22,6 +22,8 @@ export const N_LAYER = 3;
 export const N_HEAD = 4;
 export const METHODS = ['activation_patching/head_z', 'knockout/head', 'dla/head'];
 export const TRACED = ['base', 'finetune-e1', 'finetune-e2', 'finetune-e5', 'corrupt', 'retrain'];
+/** The second corruption branch of the branched variant (buildSyntheticLineage({ branches: true })). */
+export const BRANCH_TRACED = ['corrupt-name-moving', 'retrain-name-moving'];
 
 const MODEL: ModelConfig = { n_layer: N_LAYER, d_model: 64, n_head: N_HEAD, d_head: 16, d_mlp: 256, n_ctx: 32, vocab: 120, tied: true, ln_eps: 1e-5 };
 
@@ -62,10 +64,14 @@ function headMap(method: string, label: string, seed: number): ScoresJson {
 }
 
 function metricsOf(label: string): StageMetrics {
-  const ld: Record<string, number> = { base: 0.31, 'finetune-e1': 1.24, 'finetune-e2': 2.05, 'finetune-e5': 3.12, corrupt: -1.84, retrain: 2.63 };
+  const ld: Record<string, number> = { base: 0.31, 'finetune-e1': 1.24, 'finetune-e2': 2.05, 'finetune-e5': 3.12, corrupt: -1.84, retrain: 2.63, 'corrupt-name-moving': -0.72, 'retrain-name-moving': 2.91 };
   const v = ld[label];
   const acc = 1 / (1 + Math.exp(-1.6 * v));
-  return { logitDiff: v, logitDiffStd: 0.4 + Math.abs(v) * 0.1, pairwiseAcc: acc, top1Acc: acc * 0.8, ioProb: acc * 0.55, corruptLogitDiff: 0.05 * v, n: 32 };
+  // per-prompt values around the mean (they sum to 32·v), for the bootstrap intervals
+  const noise = Array.from({ length: 32 }, (_, i) => Math.sin(1.7 * i + v));
+  const mean = noise.reduce((a, x) => a + x, 0) / 32;
+  const logitDiffs = noise.map((x) => v + (0.4 + Math.abs(v) * 0.1) * (x - mean));
+  return { logitDiff: v, logitDiffStd: 0.4 + Math.abs(v) * 0.1, pairwiseAcc: acc, top1Acc: acc * 0.8, ioProb: acc * 0.55, corruptLogitDiff: 0.05 * v, n: 32, logitDiffs };
 }
 
 function evaluation(label: string, heads: string[]): CircuitEvaluation {
@@ -82,7 +88,7 @@ function evaluation(label: string, heads: string[]): CircuitEvaluation {
 }
 
 function roleOf(label: string): StageRole {
-  return label === 'base' ? 'base' : label === 'corrupt' ? 'corrupted' : label === 'retrain' ? 'retrained' : 'clean';
+  return label === 'base' ? 'base' : label.startsWith('corrupt') ? 'corrupted' : label.startsWith('retrain') ? 'retrained' : 'clean';
 }
 
 export function stageTrace(label: string, i: number): StageTrace {
@@ -179,7 +185,7 @@ export const SYNTHETIC_CONFIG = {
 };
 
 /** Writes the synthetic lineage into a fresh local store under a temp folder. */
-export async function buildSyntheticLineage(): Promise<SyntheticLineage> {
+export async function buildSyntheticLineage(opts: { branches?: boolean } = {}): Promise<SyntheticLineage> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plasticity-report-'));
   const store = new ContentStore(new LocalBackend(path.join(root, 'store')));
   const stages: Record<string, StageOutput> = {};
@@ -194,7 +200,7 @@ export async function buildSyntheticLineage(): Promise<SyntheticLineage> {
 
   const traces: StageTrace[] = [];
   const traceStage = async (label: string, donor?: string) => {
-    const i = TRACED.indexOf(label);
+    const i = TRACED.includes(label) ? TRACED.indexOf(label) : TRACED.length + BRANCH_TRACED.indexOf(label);
     const t = stageTrace(label, i);
     traces.push(t);
     const outputs: Record<string, ArtifactRef> = { trace: await store.putBlob(Buffer.from(JSON.stringify(t)), 'trace') };
@@ -216,9 +222,23 @@ export async function buildSyntheticLineage(): Promise<SyntheticLineage> {
   const hRetrain = lossHistory(90, 2.9, 0.4, 4);
   add(output('retrain', 'train', { checkpoint: await checkpoint(store, 90, hRetrain) }, { epochs: 3, loss: hRetrain[89][1] }, clock, 78));
   await traceStage('retrain', 'corrupt');
+  const hNm = lossHistory(90, 3.0, 0.9, 5, 0.6);
+  const hNmRetrain = lossHistory(90, 2.6, 0.45, 6);
+  if (opts.branches) {
+    add(output('corrupt-name-moving', 'train', { checkpoint: await checkpoint(store, 90, hNm) }, { epochs: 3, loss: hNm[89][1] }, clock, 81));
+    await traceStage('corrupt-name-moving', 'finetune-e5');
+    add(output('retrain-name-moving', 'train', { checkpoint: await checkpoint(store, 90, hNmRetrain) }, { epochs: 3, loss: hNmRetrain[89][1] }, clock, 77));
+    await traceStage('retrain-name-moving', 'corrupt-name-moving');
+  }
 
   const cmap = TRACED.slice(1).map((label, k) => cmapPair(label, TRACED[k], k + 1));
-  const comparison = compareStages({ stages: traces, roles: { clean: 'finetune-e5', corrupted: 'corrupt', retrained: 'retrain' }, cmap, thresholds: { topK: [1, 3, 5, 10] }, createdAt: at(clock) });
+  const branches = opts.branches
+    ? [
+        { name: 'subject', clean: 'finetune-e5', corrupted: 'corrupt', retrained: 'retrain', transform: 'subject', rate: 1 },
+        { name: 'name-moving', clean: 'finetune-e5', corrupted: 'corrupt-name-moving', retrained: 'retrain-name-moving', transform: 'name-moving', rate: 0.5 },
+      ]
+    : undefined;
+  const comparison = compareStages({ stages: traces, roles: { clean: 'finetune-e5', corrupted: 'corrupt', retrained: 'retrain' }, ...(branches ? { branches } : {}), cmap, thresholds: { topK: [1, 3, 5, 10] }, createdAt: at(clock) });
   const compareRef = await store.putBlob(Buffer.from(JSON.stringify(comparison, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))), 'compare');
   const loc = comparison.localisation!.byMethod[comparison.primaryMethod];
   const headline = {
@@ -254,6 +274,7 @@ export async function buildSyntheticLineage(): Promise<SyntheticLineage> {
       finetune: { points: hFt.length, marks },
       corrupt: { points: hCorrupt.length, marks: {} },
       retrain: { points: hRetrain.length, marks: {} },
+      ...(opts.branches ? { 'corrupt-name-moving': { points: hNm.length, marks: {} }, 'retrain-name-moving': { points: hNmRetrain.length, marks: {} } } : {}),
     },
   };
 }
@@ -307,10 +328,10 @@ export interface SyntheticFixture {
 }
 
 /** Registers before/after hooks that build the lineage and its report data, and remove the temp folder. */
-export function syntheticFixture(extra: Partial<CollectInput> = {}): SyntheticFixture {
+export function syntheticFixture(extra: Partial<CollectInput> = {}, opts: { branches?: boolean } = {}): SyntheticFixture {
   const fx = {} as SyntheticFixture;
   before(async () => {
-    fx.lineage = await buildSyntheticLineage();
+    fx.lineage = await buildSyntheticLineage(opts);
     fx.data = await collectSynthetic(fx.lineage, extra);
   });
   after(() => {
