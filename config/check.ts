@@ -97,7 +97,12 @@ export function estimateStageMemory(config: ExperimentConfig, c: ModelConfig = i
   const out: StageMemory[] = [];
   if (config.model.source === 'pretrain') out.push(train('base', 'model.train.batch_size', config.model.train.batch_size));
   out.push(train('finetune', 'finetune.train.batch_size', config.finetune.train.batch_size));
-  out.push(train('corrupt', 'corrupt.train.batch_size', config.corrupt.train.batch_size));
+  const variants = Array.isArray(config.corrupt) ? config.corrupt : [config.corrupt];
+  variants.forEach((v, i) => {
+    const at = Array.isArray(config.corrupt) ? `corrupt.${i}` : 'corrupt';
+    out.push(train(at, `${at}.train.batch_size`, v.train.batch_size));
+    if (v.retrain) out.push(train(`${at}.retrain`, `${at}.retrain.train.batch_size`, v.retrain.train.batch_size));
+  });
   out.push(train('retrain', 'retrain.train.batch_size', config.retrain.train.batch_size));
   out.push({ stage: 'trace', batchField: 'trace.n', paramBytes: 2 * P * 4, bytes: 2 * P * 4 + acts(config.trace.n) });
   return out;
