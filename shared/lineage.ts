@@ -143,7 +143,7 @@ export interface LineageOptions {
   retryInitialInterval?: Duration;
   /** Maximum attempts of ML activities (default 20). */
   maxAttempts?: number;
-  /** Minimum milliseconds between progress signals from a running activity (default 5000). */
+  /** First interval between progress signals of a running activity (default 5000); it doubles up to 120× (activities/progress.ts). */
   progressIntervalMs?: number;
 }
 
