@@ -212,7 +212,8 @@ export class GPT2 {
   unembed(x: tf.Tensor2D, training = false): tf.Tensor2D {
     if (training) {
       const w = (this.config.tied ? this.params[WTE] : this.params[LM_HEAD]) as tf.Tensor2D;
-      return matMul2d(x, tf.transpose(w));
+      // transposeB off wasm: no [d, V] copy of W_U forward and none of its gradient backward
+      return activeBackend() === 'wasm' ? matMul2d(x, tf.transpose(w)) : tf.matMul(x, w, false, true);
     }
     return tf.matMul(x, this.unembedMatrix());
   }

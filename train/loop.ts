@@ -6,11 +6,11 @@ import { oneHotF32, tf } from '../model/engine';
 import type { GPT2 } from '../model/gpt2';
 import type { TrainConfig } from './config';
 import { Batch, BatchStream, Cursor, Example, collate } from './data';
-import { Adam, OptimizerState, clipByGlobalNorm, lrAt } from './optimizer';
+import { Adam, OptimizerState, clipScale, globalNorm, lrAt } from './optimizer';
 
 export interface TrainInput {
   model: GPT2;
-  optimizerState?: OptimizerState | null;
+  optimizerState?: OptimizerState | null; // adopted by the optimizer: its arrays are updated in place
   data: readonly Example[];
   padId: number; // model id used to pad inputs (never scored)
   config: TrainConfig;
@@ -91,7 +91,7 @@ export async function train(input: TrainInput, handlers: TrainHandlers = {}): Pr
 
   const state = (final: boolean): TrainState => ({
     step, totalSteps, cursor: { ...cursor }, rng: input.rng.getState(), lossHistory: history, final,
-    optimizer: () => opt.exportState(),
+    optimizer: async () => opt.stateView(), // the handler runs before the next step: no copy of the moments
   });
 
   try {
@@ -103,15 +103,12 @@ export async function train(input: TrainInput, handlers: TrainHandlers = {}): Pr
       const next = stream.next(cursor);
       const batch = collate(next.items, input.padId);
       const lr = lrAt(step, totalSteps, config);
-      const [lossT, normT] = tf.tidy(() => {
+      const { loss, gradNorm } = tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), vars);
-        const { grads: clipped, norm } = clipByGlobalNorm(vars.map((v) => grads[v.name]), config.clip);
-        opt.apply(clipped, lr);
-        return [value, norm];
+        const norm = globalNorm(vars.map((v) => grads[v.name]));
+        opt.apply(vars.map((v) => grads[v.name]), lr, clipScale(norm, config.clip), true);
+        return { loss: value.dataSync()[0], gradNorm: norm };
       });
-      const [loss, gradNorm] = [(await lossT.data())[0], (await normT.data())[0]];
-      lossT.dispose();
-      normT.dispose();
       model.weightsChanged();
       if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} at step ${step + 1} (lr ${lr}); lower train.lr or set train.clip`);
       step += 1;
