@@ -70,6 +70,19 @@ export function batchLoss(model: GPT2, batch: Batch): tf.Scalar {
   return tf.div(tf.sum(tf.mul(nll, w)), Math.max(1, batch.weights.reduce((a, b) => a + b, 0))) as tf.Scalar;
 }
 
+/** One update: loss and gradients, global-norm clipping, Adam(W). Returns the loss and the pre-clip gradient norm. */
+export function trainStep(model: GPT2, opt: Adam, batch: Batch, lr: number, clip: number | null): { loss: number; gradNorm: number } {
+  const vars = model.variables();
+  const out = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), vars);
+    const norm = globalNorm(vars.map((v) => grads[v.name]));
+    opt.apply(vars.map((v) => grads[v.name]), lr, clipScale(norm, clip), true); // each gradient freed once applied
+    return { loss: value.dataSync()[0], gradNorm: norm };
+  });
+  model.weightsChanged();
+  return out;
+}
+
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function train(input: TrainInput, handlers: TrainHandlers = {}): Promise<TrainOutcome> {
@@ -103,13 +116,7 @@ export async function train(input: TrainInput, handlers: TrainHandlers = {}): Pr
       const next = stream.next(cursor);
       const batch = collate(next.items, input.padId);
       const lr = lrAt(step, totalSteps, config);
-      const { loss, gradNorm } = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), vars);
-        const norm = globalNorm(vars.map((v) => grads[v.name]));
-        opt.apply(vars.map((v) => grads[v.name]), lr, clipScale(norm, config.clip), true);
-        return { loss: value.dataSync()[0], gradNorm: norm };
-      });
-      model.weightsChanged();
+      const { loss, gradNorm } = trainStep(model, opt, batch, lr, config.clip);
       if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} at step ${step + 1} (lr ${lr}); lower train.lr or set train.clip`);
       step += 1;
       cursor = next.cursor;

@@ -7,6 +7,7 @@ Prints one JSON line: median s/step after warm-up and tokens/s.
 import argparse
 import json
 import os
+import resource
 import statistics
 import time
 
@@ -45,4 +46,6 @@ for i in range(args.warmup + args.steps):
 s = statistics.median(times)
 tokens = args.batch * args.seq
 print(json.dumps({"peer": "torch eager GPT2LMHeadModel", "torch": torch.__version__, "threads": args.threads, "batch": args.batch,
-                  "seq": args.seq, "steps": args.steps, "s_per_step": round(s, 3), "tokens_per_s": round(tokens / s, 1)}))
+                  "seq": args.seq, "steps": args.steps, "s_per_step": round(s, 3), "tokens_per_s": round(tokens / s, 1),
+                  "steps_s": " ".join(f"{t:.2f}" for t in times),
+                  "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)}))
