@@ -55,9 +55,10 @@ export class Adam {
 
   /**
    * One update with gradients in variable order, at learning rate `lr`, each gradient multiplied by `gradScale`
-   * first (global-norm clipping). `release` disposes each gradient once read, so gradients do not outlive their update.
+   * first (global-norm clipping). `release` disposes each gradient tensor once read, so gradients do not outlive their
+   * update; a gradient given as a Float32Array is taken over (overwritten).
    */
-  apply(grads: tf.Tensor[], lr: number, gradScale = 1, release = false): void {
+  apply(grads: (tf.Tensor | Float32Array)[], lr: number, gradScale = 1, release = false): void {
     if (grads.length !== this.vars.length) throw new Error(`Adam.apply: ${grads.length} gradients for ${this.vars.length} variables`);
     this.t += 1;
     const [b1, b2] = this.opts.betas;
@@ -67,9 +68,14 @@ export class Adam {
     const ownsCopy = activeBackend() !== 'cpu'; // dataSync hands out a private copy (on cpu: the tensor's own storage)
     this.vars.forEach((p, i) => {
       const decay = weightDecay > 0 && decays(p) ? weightDecay : 0;
-      const read = grads[i].dataSync() as Float32Array;
-      const g = ownsCopy ? read : read.slice();
-      if (release) grads[i].dispose();
+      const gi = grads[i];
+      let g: Float32Array;
+      if (gi instanceof Float32Array) g = gi; // values handed over: updated in place into the step
+      else {
+        const read = gi.dataSync() as Float32Array;
+        g = ownsCopy ? read : read.slice();
+        if (release) gi.dispose();
+      }
       const m = this.m[i];
       const v = this.v[i];
       if (decay && !decoupled) {
