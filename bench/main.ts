@@ -1,5 +1,6 @@
 // `npm run bench`: prints one JSON document — training throughput per backend and shape, the GPT-2-small-shaped
-// forward, the tracing section, and numpy's sgemm as the native reference. Each (part, backend) runs in its own
+// forward, the GPT-2-small training step beside the PyTorch eager peer (bench/peer/torch_train.py, same folder and
+// shape, ratio), the tracing section, and numpy's sgemm as the native reference. Each (part, backend) runs in its own
 // process so backends and memory don't interfere. Progress goes to stderr, one stage per part (train:wasm, …) as a
 // live view on a terminal, plain lines otherwise, JSON events with --json; the children's notes are passed through.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -119,24 +120,31 @@ async function gpt2SmallTraining(progress: ProgressReporter, argv: string[], bac
     return { unavailable: folder.unavailable };
   }
   const loadBefore = os.loadavg()[0];
-  const ours = (await child(progress, 'gpt2-small-train', backend, ['--hf', folder.dir])) as Record<string, unknown>;
-  let peer: Record<string, unknown>;
   const missing = torchMissing();
-  if (missing) {
-    progress.log(`peer unavailable: ${missing}`);
-    peer = { unavailable: missing };
-  } else {
+  if (missing) progress.log(`peer unavailable: ${missing}`);
+  const runPeer = (): Record<string, unknown> => {
     progress.update({ stage: 'peer:torch', step: 0, total: 0 });
     const script = path.join(PROJECT, 'bench', 'peer', 'torch_train.py');
     const r = spawnSync('python3', [script, folder.dir, '--batch', String(GPT2_SMALL_B), '--seq', String(GPT2_SMALL_T), '--steps', '4', '--threads', '2'], { encoding: 'utf8' });
-    const line = r.stdout?.trim().split('\n').pop() ?? '';
     try {
-      peer = JSON.parse(line);
+      return JSON.parse(r.stdout?.trim().split('\n').pop() ?? '');
     } catch {
-      peer = { unavailable: `torch_train.py failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').pop()}` };
-      progress.log(`peer unavailable: ${peer.unavailable}`);
+      const why = `torch_train.py failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').pop()}`;
+      progress.log(`peer unavailable: ${why}`);
+      return { unavailable: why };
     }
+  };
+  // ours, peer, ours, peer: the other processes on a shared machine come and go; each side keeps its faster round
+  const rounds = missing ? 1 : 2;
+  const oursRuns: Record<string, unknown>[] = [];
+  const peerRuns: Record<string, unknown>[] = [];
+  for (let i = 0; i < rounds; i++) {
+    oursRuns.push((await child(progress, 'gpt2-small-train', backend, ['--hf', folder.dir])) as Record<string, unknown>);
+    peerRuns.push(missing ? { unavailable: missing } : runPeer());
   }
+  const best = (runs: Record<string, unknown>[]) => runs.reduce((a, r) => (typeof r.tokens_per_s === 'number' && !(typeof a.tokens_per_s === 'number' && a.tokens_per_s >= r.tokens_per_s) ? r : a), runs[0]);
+  const ours: Record<string, unknown> = { ...best(oursRuns), rounds_tokens_per_s: oursRuns.map((r) => r.tokens_per_s ?? null) };
+  const peer: Record<string, unknown> = { ...best(peerRuns), rounds_tokens_per_s: peerRuns.map((r) => r.tokens_per_s ?? null) };
   const ratio = typeof ours.tokens_per_s === 'number' && typeof peer.tokens_per_s === 'number' ? +(ours.tokens_per_s / peer.tokens_per_s).toFixed(2) : null;
   const loadavg1 = [+loadBefore.toFixed(2), +os.loadavg()[0].toFixed(2)];
   progress.log(`gpt2-small training step B=${GPT2_SMALL_B} T=${GPT2_SMALL_T}: ours ${ours.tokens_per_s} tokens/s (${ours.s_per_step} s/step, peak RSS ${ours.peak_rss_gb} GB) · torch ${peer.tokens_per_s ?? '-'} tokens/s (${peer.s_per_step ?? '-'} s/step, peak RSS ${peer.peak_rss_gb ?? '-'} GB) · ratio ${ratio ?? '-'} (load ${loadavg1.join(' → ')})`);
