@@ -1,16 +1,22 @@
 // `npm run bench`: prints one JSON document — training throughput per backend and shape, the GPT-2-small-shaped
-// forward, the tracing section, and numpy's sgemm as the native reference. Each (part, backend) runs in its own
+// forward, the GPT-2-small training step beside the PyTorch eager peer (bench/peer/torch_train.py, same folder and
+// shape, ratio), the tracing section, and numpy's sgemm as the native reference. Each (part, backend) runs in its own
 // process so backends and memory don't interfere. Progress goes to stderr, one stage per part (train:wasm, …) as a
 // live view on a terminal, plain lines otherwise, JSON events with --json; the children's notes are passed through.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chooseViewMode, createProgressReporter, type ProgressReporter } from '../cli/view';
 import { BackendName, initBackend, nativeAvailable } from '../model/engine';
-import { TRAIN_SHAPES, benchGpt2SmallForward, benchTrainStep } from './training';
+import { TRAIN_SHAPES, benchGpt2SmallForward, benchGpt2SmallTrain, benchTrainStep } from './training';
 import { benchTracing } from './tracing';
 
-type Part = 'train' | 'forward' | 'tracing';
+type Part = 'train' | 'forward' | 'tracing' | 'gpt2-small-train';
+
+const PROJECT = path.resolve(__dirname, '..', '..');
+const GPT2_SMALL_B = 8;
+const GPT2_SMALL_T = 16;
 
 async function runPart(part: Part, backend: BackendName): Promise<unknown> {
   await initBackend(backend);
@@ -21,14 +27,17 @@ async function runPart(part: Part, backend: BackendName): Promise<unknown> {
     return out;
   }
   if (part === 'forward') return benchGpt2SmallForward(backend);
+  if (part === 'gpt2-small-train') {
+    return benchGpt2SmallTrain(backend, process.argv[process.argv.indexOf('--hf') + 1], { batch: GPT2_SMALL_B, seq: GPT2_SMALL_T, steps: backend === 'tensorflow' ? 4 : 2 });
+  }
   return benchTracing({ backend, log: (m) => console.error(m) });
 }
 
 /** Runs one part in a child process; its stderr lines go to the progress log, its stdout is the part's JSON. */
-function child(progress: ProgressReporter, part: Part, backend: BackendName): Promise<unknown> {
+function child(progress: ProgressReporter, part: Part, backend: BackendName, extra: string[] = []): Promise<unknown> {
   progress.update({ stage: `${part}:${backend}`, step: 0, total: 0 });
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [__filename, '--part', part, '--backend', backend], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [__filename, '--part', part, '--backend', backend, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let pending = '';
     proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -71,6 +80,77 @@ function numpyReference(): unknown {
   }
 }
 
+/** Why python3 with torch + transformers cannot run here, or null when it can. */
+function torchMissing(): string | null {
+  const r = spawnSync('python3', ['-c', 'import torch, transformers'], { encoding: 'utf8' });
+  if (r.error) return `python3: ${r.error.message}`;
+  if (r.status !== 0) return (r.stderr.trim().split('\n').pop() ?? `python3 exited ${r.status}`).slice(0, 200);
+  return null;
+}
+
+/**
+ * The GPT-2-small HF folder: --gpt2-small DIR or PLASTICITY_BENCH_GPT2_SMALL, else a random one made once by
+ * scripts/make_gpt2_small_random.py under .plasticity/bench (needs python3 with torch + transformers; no network).
+ */
+function gpt2SmallFolder(progress: ProgressReporter, argv: string[]): { dir: string } | { unavailable: string } {
+  const flag = argv.indexOf('--gpt2-small');
+  const given = flag >= 0 ? argv[flag + 1] : process.env.PLASTICITY_BENCH_GPT2_SMALL;
+  if (given) {
+    const ok = fs.existsSync(path.join(given, 'config.json')) && fs.existsSync(path.join(given, 'model.safetensors'));
+    return ok ? { dir: given } : { unavailable: `${given}: expected an HF folder with config.json and model.safetensors` };
+  }
+  const dir = path.join(PROJECT, '.plasticity', 'bench', 'gpt2-small-random');
+  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return { dir };
+  const missing = torchMissing();
+  if (missing) return { unavailable: `no GPT-2-small folder (pass --gpt2-small DIR or set PLASTICITY_BENCH_GPT2_SMALL) and cannot make a random one: ${missing}` };
+  progress.update({ stage: 'make gpt2-small-random', step: 0, total: 0 });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  const r = spawnSync('python3', [path.join(PROJECT, 'scripts', 'make_gpt2_small_random.py'), tmp], { encoding: 'utf8' });
+  if (r.status !== 0) return { unavailable: `make_gpt2_small_random.py failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+  return { dir };
+}
+
+/** Ours (best backend) then the PyTorch eager peer on the same folder, one after the other; both and the ratio. */
+async function gpt2SmallTraining(progress: ProgressReporter, argv: string[], backend: BackendName): Promise<unknown> {
+  const folder = gpt2SmallFolder(progress, argv);
+  if ('unavailable' in folder) {
+    progress.log(`gpt2-small training: unavailable: ${folder.unavailable}`);
+    return { unavailable: folder.unavailable };
+  }
+  const loadBefore = os.loadavg()[0];
+  const missing = torchMissing();
+  if (missing) progress.log(`peer unavailable: ${missing}`);
+  const runPeer = (): Record<string, unknown> => {
+    progress.update({ stage: 'peer:torch', step: 0, total: 0 });
+    const script = path.join(PROJECT, 'bench', 'peer', 'torch_train.py');
+    const r = spawnSync('python3', [script, folder.dir, '--batch', String(GPT2_SMALL_B), '--seq', String(GPT2_SMALL_T), '--steps', '4', '--threads', '2'], { encoding: 'utf8' });
+    try {
+      return JSON.parse(r.stdout?.trim().split('\n').pop() ?? '');
+    } catch {
+      const why = `torch_train.py failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').pop()}`;
+      progress.log(`peer unavailable: ${why}`);
+      return { unavailable: why };
+    }
+  };
+  // ours, peer, ours, peer: the other processes on a shared machine come and go; each side keeps its faster round
+  const rounds = missing ? 1 : 2;
+  const oursRuns: Record<string, unknown>[] = [];
+  const peerRuns: Record<string, unknown>[] = [];
+  for (let i = 0; i < rounds; i++) {
+    oursRuns.push((await child(progress, 'gpt2-small-train', backend, ['--hf', folder.dir])) as Record<string, unknown>);
+    peerRuns.push(missing ? { unavailable: missing } : runPeer());
+  }
+  const best = (runs: Record<string, unknown>[]) => runs.reduce((a, r) => (typeof r.tokens_per_s === 'number' && !(typeof a.tokens_per_s === 'number' && a.tokens_per_s >= r.tokens_per_s) ? r : a), runs[0]);
+  const ours: Record<string, unknown> = { ...best(oursRuns), rounds_tokens_per_s: oursRuns.map((r) => r.tokens_per_s ?? null) };
+  const peer: Record<string, unknown> = { ...best(peerRuns), rounds_tokens_per_s: peerRuns.map((r) => r.tokens_per_s ?? null) };
+  const ratio = typeof ours.tokens_per_s === 'number' && typeof peer.tokens_per_s === 'number' ? +(ours.tokens_per_s / peer.tokens_per_s).toFixed(2) : null;
+  const loadavg1 = [+loadBefore.toFixed(2), +os.loadavg()[0].toFixed(2)];
+  progress.log(`gpt2-small training step B=${GPT2_SMALL_B} T=${GPT2_SMALL_T}: ours ${ours.tokens_per_s} tokens/s (${ours.s_per_step} s/step, peak RSS ${ours.peak_rss_gb} GB) · torch ${peer.tokens_per_s ?? '-'} tokens/s (${peer.s_per_step ?? '-'} s/step, peak RSS ${peer.peak_rss_gb ?? '-'} GB) · ratio ${ratio ?? '-'} (load ${loadavg1.join(' → ')})`);
+  return { ours, peer, ratio, loadavg1, targets: { ratio: 1.5, peak_rss_gb: 3 } };
+}
+
 async function main(): Promise<void> {
   const argv = process.argv;
   const partArg = argv.indexOf('--part');
@@ -82,13 +162,20 @@ async function main(): Promise<void> {
   const backends: BackendName[] = nativeAvailable() ? ['tensorflow', 'wasm', 'cpu'] : ['wasm', 'cpu'];
   const progress = createProgressReporter({ mode: chooseViewMode(process.stderr, argv.includes('--json')), stream: process.stderr });
   const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() };
+  if (argv.includes('--only-gpt2-small-train')) {
+    const gpt2SmallTrain = await gpt2SmallTraining(progress, argv, backends[0]);
+    progress.done();
+    console.log(JSON.stringify({ machine, gpt2SmallTrain }, null, 1));
+    return;
+  }
   const training = await each(backends, async (b) => ({ backend: b, results: await child(progress, 'train', b) }));
+  const gpt2SmallTrain = await gpt2SmallTraining(progress, argv, backends[0]);
   const gpt2SmallForward = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'forward', b));
   const tracing = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'tracing', b));
   progress.update({ stage: 'numpy', step: 0, total: 0 });
   const numpySgemm = numpyReference();
   progress.done();
-  const report = { machine, training, gpt2SmallForward, tracing, numpySgemm, targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 } };
+  const report = { machine, training, gpt2SmallTrain, gpt2SmallForward, tracing, numpySgemm, targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 } };
   console.log(JSON.stringify(report, null, 1));
 }
 

@@ -1,8 +1,12 @@
-// Training throughput (tokens/s, effective GFLOP/s) and the GPT-2-small-shaped forward time, per backend.
+// Training throughput (tokens/s, effective GFLOP/s), the GPT-2-small training step on an HF folder, and the
+// GPT-2-small-shaped forward time, per backend.
 import { BackendName, initBackend, tf } from '../model/engine';
 import { GPT2 } from '../model/gpt2';
 import { GPT2_SMALL, ModelConfig } from '../model/config';
 import { Adam } from '../train/optimizer';
+import { loadHfFolder } from '../model/hf';
+import type { Batch } from '../train/data';
+import { trainStep } from '../train/loop';
 
 export interface TrainShape {
   name: string;
@@ -89,4 +93,46 @@ export async function benchGpt2SmallForward(backend: BackendName, reps = 3): Pro
   model.dispose();
   tokens.dispose();
   return { backend, model: 'gpt2-small-shaped (random)', batch: 8, seq: 16, forward_ms: +median(times).toFixed(1) };
+}
+
+/**
+ * The GPT-2-small training step of issue 9 on an HF folder: B rows of T random tokens, answer loss (cross-entropy at
+ * the last position only), AdamW with global-norm clipping — the same trainStep the training loop runs. Warm-up,
+ * then the median of `steps`; peak RSS of this process (the bench runs each part in its own child).
+ */
+export async function benchGpt2SmallTrain(backend: BackendName, hfDir: string, opts: { batch?: number; seq?: number; steps?: number } = {}): Promise<Record<string, number | string>> {
+  const B = opts.batch ?? 8;
+  const T = opts.seq ?? 16;
+  const steps = opts.steps ?? 4;
+  await initBackend(backend);
+  const t0 = performance.now();
+  const model = loadHfFolder(hfDir);
+  const loadS = (performance.now() - t0) / 1000;
+  const V = model.config.vocab;
+  const opt = new Adam(model.variables(), { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, decoupled: true });
+  let x = 12345;
+  const rand = () => ((x = (x * 1664525 + 1013904223) >>> 0) % V);
+  const batch = (): Batch => ({
+    inputs: Int32Array.from({ length: B * T }, rand), B, T, at: new Int32Array(B).fill(T - 1),
+    targets: Int32Array.from({ length: B }, rand), weights: new Float32Array(B).fill(1), realTokens: B * T,
+  });
+  const times: number[] = [];
+  let numTensors = 0;
+  for (let i = 0; i <= steps; i++) {
+    const b = batch();
+    const s0 = performance.now();
+    trainStep(model, opt, b, 1e-4, 1);
+    if (i > 0) times.push(performance.now() - s0); // step 0 is the warm-up
+    numTensors = tf.memory().numTensors;
+  }
+  const s = median(times) / 1000;
+  const result = {
+    backend, model: `${hfDir} (${(model.variables().reduce((a, v) => a + v.size, 0) / 1e6).toFixed(1)} M params)`, batch: B, seq: T, steps,
+    load_s: +loadS.toFixed(2), s_per_step: +s.toFixed(3), tokens_per_s: +((B * T) / s).toFixed(1),
+    steps_s: times.map((t) => +(t / 1000).toFixed(2)).join(' '), tensors_after: numTensors,
+    peak_rss_gb: +(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2),
+  };
+  opt.dispose();
+  model.dispose();
+  return result;
 }

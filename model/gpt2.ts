@@ -33,6 +33,12 @@ export interface RunOptions {
    * batch row → logits [B, V] (e.g. the END position, where patching reads its metric).
    */
   logitsAt?: 'all' | 'none' | Int32Array | number[];
+  /**
+   * Training with a sparse embedding gradient: [B·T, d] (zeros) added to the token embeddings, while the lookup in
+   * W_E is cut from the gradient tape. The gradient w.r.t. these rows is then W_E's gather gradient as rows, which
+   * the caller scatter-adds, instead of a dense [vocab, d] tensor (and its sum with the tied unembedding's gradient).
+   */
+  embedRows?: tf.Tensor2D;
 }
 
 export interface RunResult {
@@ -81,6 +87,13 @@ function matMulConstW(a: tf.Tensor2D, w: tf.Tensor2D, wT: tf.Tensor2D): tf.Tenso
     gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, wT),
   }));
   return f(a) as tf.Tensor2D;
+}
+
+/** A second tensor on `t`'s data (its own reference, no copy) that the gradient tape does not connect to `t`. */
+function untracked(t: tf.Tensor): tf.Tensor {
+  const alias = tf.engine().makeTensorFromDataId(t.dataId, t.shape, t.dtype);
+  tf.backend().incRef(t.dataId); // the engine counts the new tensor; the backend must keep the data for both
+  return alias;
 }
 
 export class GPT2 {
@@ -213,7 +226,8 @@ export class GPT2 {
   unembed(x: tf.Tensor2D, training = false): tf.Tensor2D {
     if (training) {
       const w = (this.config.tied ? this.params[WTE] : this.params[LM_HEAD]) as tf.Tensor2D;
-      return matMul2d(x, tf.transpose(w));
+      // transposeB off wasm: no [d, V] copy of W_U forward and none of its gradient backward
+      return activeBackend() === 'wasm' ? matMul2d(x, tf.transpose(w)) : tf.matMul(x, w, false, true);
     }
     return tf.matMul(x, this.unembedMatrix());
   }
@@ -252,7 +266,11 @@ export class GPT2 {
       resid = opts.residPre;
     } else {
       const flat = tf.reshape(tokens, [-1]);
-      const embed = hook(HOOK_EMBED, tf.reshape(tf.gather(this.params[WTE], flat), [B, T, c.d_model]));
+      const wte = this.params[WTE];
+      // same data, but a tensor the gradient tape has not seen: no gradient flows from the lookup into W_E
+      const table = opts.embedRows ? untracked(wte) : wte;
+      const rows = opts.embedRows ? tf.add(tf.gather(table, flat), opts.embedRows) : tf.gather(table, flat);
+      const embed = hook(HOOK_EMBED, tf.reshape(rows, [B, T, c.d_model]));
       const posRows = tf.slice(this.params[WPE], [0, 0], [T, c.d_model]);
       const pos = hook(HOOK_POS_EMBED, tf.broadcastTo(tf.expandDims(posRows, 0), [B, T, c.d_model]));
       resid = tf.add(embed, pos);

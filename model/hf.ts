@@ -65,7 +65,9 @@ export function paramsFromArrays(c: ModelConfig, arrays: Record<string, NamedArr
     const arr = byName.get(name);
     if (!arr) throw new DeterministicError(`${file}: missing tensor '${name}' (expected shape [${shape}])`);
     if (arr.shape.join(',') !== shape.join(',')) throw new DeterministicError(`${file}: tensor '${name}' has shape [${arr.shape}], expected [${shape}]`);
-    params[name] = tf.variable(tf.tensor(arr.data, shape), true);
+    const value = tf.tensor(arr.data, shape);
+    params[name] = tf.variable(value, true);
+    value.dispose(); // the variable keeps its own reference; the tensor would pin the loaded weights after the first update
     byName.delete(name);
   }
   if (c.tied) byName.delete(LM_HEAD);

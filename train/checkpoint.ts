@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { ModelConfig, validateModelConfig } from '../model/config';
 import { GPT2, paramShapes } from '../model/gpt2';
-import { hfConfigFromModel, modelToArrays, paramsFromArrays } from '../model/hf';
-import { NamedArray, parseSafetensors, serializeSafetensors } from '../model/safetensors';
+import { hfConfigFromModel, paramsFromArrays } from '../model/hf';
+import { LazyArray, NamedArray, parseSafetensors, writeSafetensorsFile } from '../model/safetensors';
 import type { IoiMetrics } from '../ioi/metrics';
 import { DataSpecSchema, formatZodError, TrainConfigSchema } from './config';
 import type { Cursor } from './data';
@@ -128,17 +128,16 @@ export async function saveCheckpoint(dir: string, args: SaveCheckpointArgs): Pro
   if (vocab.size !== model.config.vocab) throw new Error(`saveCheckpoint: vocabulary has ${vocab.size} tokens but the model has ${model.config.vocab}`);
   fs.mkdirSync(dir, { recursive: true });
   fs.rmSync(path.join(dir, META_FILE), { force: true });
-  const files: Record<string, Uint8Array> = {
-    [HF_CONFIG_FILE]: Buffer.from(JSON.stringify(hfConfigFromModel(model.config), null, 2) + '\n', 'utf8'),
-    [MODEL_FILE]: serializeSafetensors(await modelToArrays(model), { format: 'pt' }),
-  };
-  if (optimizer) files[OPTIMIZER_FILE] = serializeSafetensors(optimizerToArrays(model, optimizer), { step: String(optimizer.step) });
-  else fs.rmSync(path.join(dir, OPTIMIZER_FILE), { force: true });
   const digests: CheckpointMeta['files'] = {};
-  for (const [name, bytes] of Object.entries(files)) {
-    writeDurably(path.join(dir, name), bytes);
-    digests[name] = { sha256: sha256(bytes), bytes: bytes.byteLength };
-  }
+  const configBytes = Buffer.from(JSON.stringify(hfConfigFromModel(model.config), null, 2) + '\n', 'utf8');
+  writeDurably(path.join(dir, HF_CONFIG_FILE), configBytes);
+  digests[HF_CONFIG_FILE] = { sha256: sha256(configBytes), bytes: configBytes.byteLength };
+  // tensors are streamed to disk one at a time (weights read from the backend as written): no whole-file buffers
+  const weights: Record<string, LazyArray> = {};
+  for (const [name, shape] of paramShapes(model.config)) weights[name] = { shape, read: () => model.params[name].dataSync() as Float32Array };
+  digests[MODEL_FILE] = writeSafetensorsFile(path.join(dir, MODEL_FILE), weights, { format: 'pt' });
+  if (optimizer) digests[OPTIMIZER_FILE] = writeSafetensorsFile(path.join(dir, OPTIMIZER_FILE), optimizerToArrays(model, optimizer), { step: String(optimizer.step) });
+  else fs.rmSync(path.join(dir, OPTIMIZER_FILE), { force: true });
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,

@@ -2,16 +2,16 @@
 // checkpoints and cancellation at step boundaries. Everything that affects the weights is restored from a
 // checkpoint, so stopping at step k and resuming gives bit-identical weights on the same backend.
 import { Rng, RngState } from '../ioi/rng';
-import { oneHotF32, tf } from '../model/engine';
-import type { GPT2 } from '../model/gpt2';
+import { activeBackend, oneHotF32, tf } from '../model/engine';
+import { GPT2, WTE } from '../model/gpt2';
 import type { TrainConfig } from './config';
 import { Batch, BatchStream, Cursor, Example, collate } from './data';
-import { Adam, OptimizerState, clipByGlobalNorm, lrAt } from './optimizer';
+import { Adam, OptimizerState, clipScale, globalNorm, lrAt } from './optimizer';
 import { DeterministicError } from '../shared/errors';
 
 export interface TrainInput {
   model: GPT2;
-  optimizerState?: OptimizerState | null;
+  optimizerState?: OptimizerState | null; // adopted by the optimizer: its arrays are updated in place
   data: readonly Example[];
   padId: number; // model id used to pad inputs (never scored)
   config: TrainConfig;
@@ -59,16 +59,61 @@ export interface TrainOutcome {
 }
 
 /** Mean cross-entropy over the scored positions of a batch; differentiable w.r.t. the model's variables. */
-export function batchLoss(model: GPT2, batch: Batch): tf.Scalar {
+export function batchLoss(model: GPT2, batch: Batch, embedRows?: tf.Tensor2D): tf.Scalar {
   const V = model.config.vocab;
   const x = tf.tensor2d(batch.inputs, [batch.B, batch.T], 'int32');
   const logits = batch.at
-    ? (model.run(x, { logitsAt: batch.at }, true).logits as tf.Tensor2D)
-    : (tf.reshape(model.run(x, { logitsAt: 'all' }, true).logits!, [batch.B * batch.T, V]) as tf.Tensor2D);
+    ? (model.run(x, { logitsAt: batch.at, lastBlockRows: batch.at, embedRows }, true).logits as tf.Tensor2D) // last block at END rows only
+    : (tf.reshape(model.run(x, { logitsAt: 'all', embedRows }, true).logits!, [batch.B * batch.T, V]) as tf.Tensor2D);
   const logp = tf.logSoftmax(logits);
   const nll = tf.neg(tf.sum(tf.mul(logp, oneHotF32(tf.tensor1d(batch.targets, 'int32'), V)), -1));
   const w = tf.tensor1d(batch.weights, 'float32');
   return tf.div(tf.sum(tf.mul(nll, w)), Math.max(1, batch.weights.reduce((a, b) => a + b, 0))) as tf.Scalar;
+}
+
+/**
+ * Loss, gradients (variable order) and their global norm, inside the caller's tidy. A tied W_E gets its dense
+ * gradient from the unembedding alone; the lookup's gradient arrives as [B·T, d] rows, scatter-added in JS into that
+ * gradient's values (a Float32Array in the list): no dense [vocab, d] gather gradient, no dense sum of the two.
+ */
+export function lossAndGradients(model: GPT2, batch: Batch): { loss: tf.Scalar; grads: (tf.Tensor | Float32Array)[]; norm: number } {
+  const vars = model.variables();
+  const d = model.config.d_model;
+  if (!model.config.tied) {
+    const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), vars);
+    const list = vars.map((v) => grads[v.name]);
+    return { loss: value, grads: list, norm: globalNorm(list) };
+  }
+  const wte = model.params[WTE];
+  const rowsVar = tf.variable(tf.zeros([batch.B * batch.T, d]) as tf.Tensor2D, true);
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, batch, rowsVar), [...vars, rowsVar]);
+  const list: (tf.Tensor | Float32Array)[] = vars.map((v) => grads[v.name]);
+  const dense = grads[wte.name];
+  const read = dense.dataSync() as Float32Array;
+  const g = activeBackend() === 'cpu' ? read.slice() : read; // cpu hands out the tensor's own storage
+  dense.dispose();
+  const rows = grads[rowsVar.name].dataSync() as Float32Array;
+  rowsVar.dispose();
+  for (let r = 0; r < batch.inputs.length; r++) {
+    const dst = batch.inputs[r] * d;
+    for (let j = 0; j < d; j++) g[dst + j] += rows[r * d + j];
+  }
+  let sumSq = 0;
+  for (let j = 0; j < g.length; j++) sumSq += g[j] * g[j];
+  list[vars.indexOf(wte)] = g;
+  const rest = list.filter((x): x is tf.Tensor => !(x instanceof Float32Array));
+  return { loss: value, grads: list, norm: Math.sqrt(globalNorm(rest) ** 2 + sumSq) };
+}
+
+/** One update: loss and gradients, global-norm clipping, Adam(W). Returns the loss and the pre-clip gradient norm. */
+export function trainStep(model: GPT2, opt: Adam, batch: Batch, lr: number, clip: number | null): { loss: number; gradNorm: number } {
+  const out = tf.tidy(() => {
+    const { loss, grads, norm } = lossAndGradients(model, batch);
+    opt.apply(grads, lr, clipScale(norm, clip), true); // each gradient freed once applied
+    return { loss: loss.dataSync()[0], gradNorm: norm };
+  });
+  model.weightsChanged();
+  return out;
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -92,7 +137,7 @@ export async function train(input: TrainInput, handlers: TrainHandlers = {}): Pr
 
   const state = (final: boolean): TrainState => ({
     step, totalSteps, cursor: { ...cursor }, rng: input.rng.getState(), lossHistory: history, final,
-    optimizer: () => opt.exportState(),
+    optimizer: async () => opt.stateView(), // the handler runs before the next step: no copy of the moments
   });
 
   try {
@@ -104,16 +149,7 @@ export async function train(input: TrainInput, handlers: TrainHandlers = {}): Pr
       const next = stream.next(cursor);
       const batch = collate(next.items, input.padId);
       const lr = lrAt(step, totalSteps, config);
-      const [lossT, normT] = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), vars);
-        const { grads: clipped, norm } = clipByGlobalNorm(vars.map((v) => grads[v.name]), config.clip);
-        opt.apply(clipped, lr);
-        return [value, norm];
-      });
-      const [loss, gradNorm] = [(await lossT.data())[0], (await normT.data())[0]];
-      lossT.dispose();
-      normT.dispose();
-      model.weightsChanged();
+      const { loss, gradNorm } = trainStep(model, opt, batch, lr, config.clip);
       if (!Number.isFinite(loss)) throw new DeterministicError(`train: loss is ${loss} at step ${step + 1} (lr ${lr}); lower train.lr or set train.clip`);
       step += 1;
       cursor = next.cursor;
