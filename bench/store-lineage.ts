@@ -45,7 +45,7 @@ export async function benchStoreLineage(): Promise<unknown> {
     `store=${storeDir}`, 'model.source=hf', `model.path=${model}`, 'data.n_train=64', 'data.n_eval=16',
     'finetune.epochs=[1]', 'corrupt.epochs=1', 'retrain.epochs=1',
     'finetune.train.batch_size=8', 'corrupt.train.batch_size=8', 'retrain.train.batch_size=8',
-    `trace.n=${traceN}`, ...(methods ? [`trace.methods=[${methods}]`] : []),
+    `trace.n=${traceN}`, ...(methods ? [`trace.methods=${JSON.stringify(methods.split(","))}`] : []),
     ...(fullTrace ? [] : ['trace.circuit=false', 'trace.cmap=false']),
   ];
   const loaded = loadConfig(path.resolve(__dirname, '..', '..', 'configs', 'default.yaml'), { set: sets });
