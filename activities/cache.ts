@@ -3,6 +3,7 @@
 // a later run whose stage has the same key reuses that result instead of recomputing it.
 import { hashJson } from '../config/canonical';
 import type { ArtifactStore } from '../store/artifact-store';
+import { Verifier } from '../store/verify';
 import type { StageKind, StageOutput } from '../shared/lineage';
 import { stagePrefix } from './checkpoint-files';
 
@@ -41,9 +42,20 @@ export async function recordStage(store: ArtifactStore, output: StageOutput): Pr
   await store.putJson(resultKey(output.key), output);
 }
 
+/**
+ * Whether a recorded output can be reused: every blob it references (checkpoint files through their descriptors
+ * included) is read and its sha256 checked. A corrupt blob is quarantined, so the stage is recomputed and the
+ * recomputed blob lands at its key again.
+ */
 async function complete(store: ArtifactStore, output: StageOutput): Promise<boolean> {
-  for (const ref of output.artifacts) if (!(await store.hasBlob(ref))) return false;
-  return true;
+  const verifier = new Verifier(store);
+  const refs = [...output.artifacts, ...Object.values(output.outputs ?? {})];
+  if (await verifier.check(refs)) return true;
+  await verifier.quarantineProblems();
+  for (const p of verifier.problems) {
+    console.warn(`stage ${output.stage} (${output.key}): not reused, ${p.problem} blob ${p.ref.uri}` + (p.quarantinedAs ? ` (moved to ${p.quarantinedAs})` : '') + '; recomputing');
+  }
+  return false;
 }
 
 /** Computes the stage key and looks for a completed result (a matching candidate first, then the store). */

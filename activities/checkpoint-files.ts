@@ -4,8 +4,9 @@
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { ArtifactStore } from '../store/artifact-store';
-import { applyRetention, latestCheckpoint, putCheckpointManifest } from '../store/checkpoints';
+import { blobKey, type ArtifactStore } from '../store/artifact-store';
+import { applyRetention, checkpointKey, latestCheckpoint, listCheckpoints, putCheckpointManifest } from '../store/checkpoints';
+import { StoreError } from '../store/errors';
 import type { ArtifactRef } from '../shared/types';
 import { DeterministicError } from '../shared/errors';
 
@@ -13,6 +14,10 @@ export const DESCRIPTOR_FORMAT = 'plasticity-checkpoint-files';
 /** Written last into a materialised folder (it marks the folder complete). */
 const MARKER_FILE = 'plasticity.json';
 const WEIGHTS_FILE = 'model.safetensors';
+/** Adam moments: only in the in-progress checkpoints of a running stage (what a resume needs). */
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+/** Files at most this big are copied when materialised; bigger ones are hard-linked from a local store. */
+const LINK_MIN_BYTES = 1 << 20;
 /** The files of a model/checkpoint folder that are stored (anything else in an HF folder is ignored). */
 export const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.safetensors', 'plasticity.json'];
 
@@ -43,15 +48,18 @@ export interface CheckpointManifest {
 export const stagePrefix = (key: string) => `stages/${key}`;
 export const checkpointSeries = (key: string) => `${stagePrefix(key)}/checkpoints`;
 
-/** Uploads the files of a checkpoint (or model) folder as blobs, then a descriptor blob naming them. */
-export async function uploadCheckpointFolder(store: ArtifactStore, dir: string, step: number): Promise<UploadedCheckpoint> {
+/**
+ * Uploads the files of a checkpoint (or model) folder as blobs, then a descriptor blob naming them. `link`: the
+ * folder is the caller's own work folder, never rewritten in place, so a local store may hard-link its files.
+ */
+export async function uploadCheckpointFolder(store: ArtifactStore, dir: string, step: number, opts: { link?: boolean } = {}): Promise<UploadedCheckpoint> {
   const names = (await fs.readdir(dir, { withFileTypes: true }))
     .filter((e) => e.isFile() && CHECKPOINT_FILES.includes(e.name))
     .map((e) => e.name)
     .sort();
   if (!names.includes(WEIGHTS_FILE)) throw new DeterministicError(`checkpoint folder ${dir}: no ${WEIGHTS_FILE}`);
   const files: Record<string, ArtifactRef> = {};
-  for (const name of names) files[name] = await store.putBlob(readFile(path.join(dir, name)), 'checkpoint-file');
+  for (const name of names) files[name] = await store.putBlobFile(path.join(dir, name), 'checkpoint-file', opts);
   const descriptor: CheckpointDescriptor = { format: DESCRIPTOR_FORMAT, step, files };
   const ref = await store.putBlob(Buffer.from(JSON.stringify(descriptor, null, 2)), 'checkpoint');
   return { step, ref, weightsSha256: files[WEIGHTS_FILE].sha256 };
@@ -63,9 +71,9 @@ export async function commitCheckpoint(
   series: string,
   dir: string,
   step: number,
-  opts: { label?: string; final?: boolean; keepLast: number },
+  opts: { label?: string; final?: boolean; keepLast: number; link?: boolean },
 ): Promise<{ manifestKey: string; uploaded: UploadedCheckpoint }> {
-  const uploaded = await uploadCheckpointFolder(store, dir, step);
+  const uploaded = await uploadCheckpointFolder(store, dir, step, { link: opts.link });
   const manifest: Omit<CheckpointManifest, 'step'> = {
     checkpoint: uploaded.ref,
     weightsSha256: uploaded.weightsSha256,
@@ -73,9 +81,111 @@ export async function commitCheckpoint(
     ...(opts.final ? { final: true } : {}),
   };
   const manifestKey = await putCheckpointManifest(store, series, step, manifest);
-  await applyRetention(store, series, opts.keepLast);
+  const { deletedManifests } = await applyRetention(store, series, opts.keepLast);
+  await deleteMoments(store, series, deletedManifests as unknown as CheckpointManifest[]);
   return { manifestKey, uploaded };
 }
+
+/**
+ * Deletes the optimizer blobs of checkpoints whose manifests are gone (retention, a completed stage), unless a
+ * remaining manifest of the series still references them. Resume-only data: nothing else points at moments.
+ */
+export async function deleteMoments(store: ArtifactStore, series: string, gone: CheckpointManifest[]): Promise<number> {
+  const doomed = new Map<string, number>();
+  for (const m of gone) {
+    const d = await readDescriptor(store, m.checkpoint).catch(() => undefined);
+    const opt = d?.files[OPTIMIZER_FILE];
+    if (opt) doomed.set(opt.sha256, opt.bytes);
+  }
+  if (doomed.size === 0) return 0;
+  for (const c of await listCheckpoints(store, series)) {
+    const m = await store.getJson<CheckpointManifest>(c.key);
+    const d = m && (await readDescriptor(store, m.checkpoint).catch(() => undefined));
+    const opt = d?.files[OPTIMIZER_FILE];
+    if (opt) doomed.delete(opt.sha256);
+  }
+  let freed = 0;
+  for (const [sha, bytes] of doomed) {
+    await store.delete(blobKey(sha));
+    freed += bytes;
+  }
+  return freed;
+}
+
+/** Whether a checkpoint carries the optimizer moments a resume needs. */
+export async function hasMoments(store: ArtifactStore, ref: ArtifactRef): Promise<boolean> {
+  return OPTIMIZER_FILE in (await readDescriptor(store, ref)).files;
+}
+
+/**
+ * The weights-only form of a checkpoint (config, weights, plasticity.json without the optimizer entry): what a
+ * stage keeps as an output. Returns the ref unchanged when it has no moments.
+ */
+export async function weightsOnly(store: ArtifactStore, ref: ArtifactRef): Promise<ArtifactRef> {
+  const descriptor = await readDescriptor(store, ref);
+  if (!(OPTIMIZER_FILE in descriptor.files)) return ref;
+  const files = { ...descriptor.files };
+  delete files[OPTIMIZER_FILE];
+  if (files[MARKER_FILE]) {
+    const meta = JSON.parse((await store.getBlob(files[MARKER_FILE])).toString('utf8')) as { files?: Record<string, unknown> };
+    if (meta.files) delete meta.files[OPTIMIZER_FILE];
+    files[MARKER_FILE] = await store.putBlob(Buffer.from(JSON.stringify(meta, null, 2) + '\n', 'utf8'), 'checkpoint-file');
+  }
+  const slim: CheckpointDescriptor = { format: DESCRIPTOR_FORMAT, step: descriptor.step, files };
+  return store.putBlob(Buffer.from(JSON.stringify(slim, null, 2)), 'checkpoint');
+}
+
+/**
+ * Once a stage is recorded: its output checkpoints' manifests point at weights-only descriptors, the other
+ * (in-progress) manifests are deleted, and the moments of all of them are deleted. Returns the bytes freed.
+ */
+export async function dropResumeState(store: ArtifactStore, series: string, outputs: Map<number, { ref: ArtifactRef; label: string }>): Promise<number> {
+  const gone: CheckpointManifest[] = [];
+  for (const c of await listCheckpoints(store, series)) {
+    const m = await store.getJson<CheckpointManifest>(c.key);
+    if (!m) continue;
+    const out = outputs.get(c.step);
+    if (out && out.ref.sha256 === m.checkpoint.sha256) continue;
+    gone.push(m);
+    if (out) await store.putJson(c.key, { ...m, checkpoint: out.ref, label: out.label, final: true, step: c.step });
+    else await store.delete(c.key);
+  }
+  return deleteMoments(store, series, gone);
+}
+
+/**
+ * Materialises the newest checkpoint of a series that a resume can use (it has moments and its blobs verify),
+ * considering the heartbeat-reported manifest too. A checkpoint that fails to materialise is skipped with a warning.
+ */
+export async function materialiseResume(
+  store: ArtifactStore,
+  series: string,
+  heartbeatKey: string | undefined,
+  dir: string,
+  warn: (line: string) => void = console.warn,
+): Promise<{ key: string; manifest: CheckpointManifest; dir: string } | undefined> {
+  const keys = (await listCheckpoints(store, series)).map((c) => c.key);
+  if (heartbeatKey && heartbeatKey.startsWith(`${series}/`) && !keys.includes(heartbeatKey)) keys.push(heartbeatKey);
+  const candidates: { key: string; manifest: CheckpointManifest }[] = [];
+  for (const key of keys) {
+    const manifest = await store.getJson<CheckpointManifest>(key).catch(() => undefined);
+    if (manifest && typeof manifest.step === 'number') candidates.push({ key, manifest });
+  }
+  candidates.sort((a, b) => b.manifest.step - a.manifest.step);
+  for (const c of candidates) {
+    try {
+      if (!(await hasMoments(store, c.manifest.checkpoint))) continue; // an output: weights only
+      return { ...c, dir: await materialiseCheckpoint(store, c.manifest.checkpoint, dir) };
+    } catch (err) {
+      if (!(err instanceof StoreError)) throw err;
+      warn(`checkpoint ${c.key} cannot be resumed from (${err.message}); trying an older one`);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+  return undefined;
+}
+
+export { checkpointKey };
 
 /** A file's chunks, opened only when iterated (a stream opened early could fail with nobody listening). */
 export async function* readFile(file: string): AsyncGenerator<Uint8Array> {
@@ -91,15 +201,27 @@ export async function readDescriptor(store: ArtifactStore, ref: ArtifactRef): Pr
   return value;
 }
 
-/** Writes a checkpoint's files into `dir` (verified while streaming), the metadata file last. Returns `dir`. */
+/**
+ * Puts a checkpoint's files into `dir`, the metadata file last, and returns `dir`. On a local store a big file is
+ * verified in place and hard-linked (no copy per attempt; the folder is only ever read, and removed by unlinking);
+ * otherwise it is streamed and verified while written.
+ */
 export async function materialiseCheckpoint(store: ArtifactStore, ref: ArtifactRef, dir: string): Promise<string> {
   const descriptor = await readDescriptor(store, ref);
   await fs.mkdir(dir, { recursive: true });
   const names = Object.keys(descriptor.files).sort((a, b) => Number(a === MARKER_FILE) - Number(b === MARKER_FILE));
   for (const name of names) {
     if (name.includes('/') || name.startsWith('.')) throw new DeterministicError(`${ref.uri}: invalid file name ${JSON.stringify(name)}`);
+    const file = descriptor.files[name];
     const tmp = path.join(dir, `${name}.part`);
-    await pipeline(await store.openBlob(descriptor.files[name]), createWriteStream(tmp));
+    const local = file.bytes >= LINK_MIN_BYTES ? store.localBlobPath(file) : undefined;
+    let linked = false;
+    if (local) {
+      const check = await store.verifyBlob(file);
+      if (!check.ok) throw new StoreError(store.url, `${check.detail} (file ${name} of checkpoint ${ref.uri})`);
+      linked = await fs.link(local, tmp).then(() => true, () => false); // another filesystem: copy below
+    }
+    if (!linked) await pipeline(await store.openBlob(file), createWriteStream(tmp));
     await fs.rename(tmp, path.join(dir, name));
   }
   return dir;

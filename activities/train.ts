@@ -18,7 +18,15 @@ import { runTrainJob } from '../train/offthread';
 import type { StageOutput, TrainHeartbeatDetails } from '../shared/lineage';
 import type { ArtifactRef } from '../shared/types';
 import { recordStage } from './cache';
-import { checkpointSeries, commitCheckpoint, materialiseCheckpoint, newestCheckpoint, type CheckpointManifest } from './checkpoint-files';
+import {
+  checkpointSeries,
+  commitCheckpoint,
+  dropResumeState,
+  materialiseCheckpoint,
+  materialiseResume,
+  weightsOnly,
+  type CheckpointManifest,
+} from './checkpoint-files';
 import { mapErrors } from './errors';
 import { startProgress } from './progress';
 import { stopSignal, stoppedError } from './stop';
@@ -114,8 +122,9 @@ export function trainActivity(openStore: (url: string) => ArtifactStore, shutdow
       try {
         // Resume point: the newer of the last heartbeat's checkpoint and the store's newest manifest.
         const hb = info.heartbeatDetails as TrainHeartbeatDetails | undefined;
-        const resume = await newestCheckpoint(store, series, hb?.checkpoint);
-        const resumeDir = resume ? await materialiseCheckpoint(store, resume.manifest.checkpoint, path.join(workDir, 'resume')) : undefined;
+        // Only in-progress checkpoints (with moments) resume; a stage's outputs are weights-only.
+        const resume = await materialiseResume(store, series, hb?.checkpoint, path.join(workDir, 'resume'));
+        const resumeDir = resume?.dir;
         const resumedFromStep = resume?.manifest.step ?? 0;
         const baseDir = 'checkpoint' in input.from
           ? await materialiseCheckpoint(store, input.from.checkpoint, path.join(workDir, 'parent'))
@@ -141,6 +150,7 @@ export function trainActivity(openStore: (url: string) => ArtifactStore, shutdow
               data: input.data,
               train: input.train,
               checkpointEvery: input.checkpointEvery,
+              finalOptimizer: false, // the final checkpoint is an output: weights only
             },
             {
               signal: stopSignal(ctx, shutdown),
@@ -149,7 +159,8 @@ export function trainActivity(openStore: (url: string) => ArtifactStore, shutdow
                 const isFinal = dir === path.join(workDir, 'final');
                 const label = isFinal ? 'checkpoint' : markByStep.get(step);
                 commits = commits.then(async () => {
-                  const committed = await commitCheckpoint(store, series, dir, step, { label, final: label !== undefined, keepLast: input.retention });
+                  // link: the job never rewrites a folder it handed over, and it is removed after the commit
+                  const committed = await commitCheckpoint(store, series, dir, step, { label, final: label !== undefined, keepLast: input.retention, link: true });
                   if (isFinal) finalCommit = committed;
                   else await fs.rm(dir, { recursive: true, force: true });
                   progress.report({ step, checkpoint: committed.manifestKey });
@@ -173,18 +184,21 @@ export function trainActivity(openStore: (url: string) => ArtifactStore, shutdow
         }
         if (!finalCommit) throw new Error(`stage ${input.stage}: the job finished without a final checkpoint`);
 
-        const outputs: Record<string, ArtifactRef> = { checkpoint: finalCommit.uploaded.ref };
+        // Outputs are weights-only: the moments of a marked checkpoint were kept only while the stage could resume.
+        const outputs: Record<string, ArtifactRef> = { checkpoint: await weightsOnly(store, finalCommit.uploaded.ref) };
         const weights: Record<string, string> = { checkpoint: finalCommit.uploaded.weightsSha256 };
+        const outputSteps = new Map([[result.step, { ref: outputs.checkpoint, label: 'checkpoint' }]]);
         for (const [label, step] of Object.entries(input.marks ?? {})) {
           if (step === result.step) {
-            outputs[label] = finalCommit.uploaded.ref;
+            outputs[label] = outputs.checkpoint;
             weights[label] = finalCommit.uploaded.weightsSha256;
             continue;
           }
           const manifest = await store.getJson<CheckpointManifest>(checkpointKey(series, step));
           if (!manifest) throw new Error(`stage ${input.stage}: checkpoint ${label} (step ${step}) is missing from ${store.url}/${series}`);
-          outputs[label] = manifest.checkpoint;
+          outputs[label] = await weightsOnly(store, manifest.checkpoint);
           weights[label] = manifest.weightsSha256;
+          outputSteps.set(step, { ref: outputs[label], label });
         }
         const output: StageOutput = {
           stage: input.stage,
@@ -198,6 +212,7 @@ export function trainActivity(openStore: (url: string) => ArtifactStore, shutdow
           finishedAt: new Date().toISOString(),
         };
         await recordStage(store, output);
+        await dropResumeState(store, series, outputSteps); // after the record: a crash before it can still resume
         return output;
       } finally {
         await removeWorkDir(workDir);

@@ -151,6 +151,26 @@ async function gpt2SmallTraining(progress: ProgressReporter, argv: string[], bac
   return { ours, peer, ratio, loadavg1, targets: { ratio: 1.5, peak_rss_gb: 3 } };
 }
 
+/** bench/store-lineage.ts in its own process (a GPT-2-small-shaped lineage: minutes); flags after `--store-lineage-args` pass through. */
+function storeLineage(progress: ProgressReporter): Promise<unknown> {
+  progress.update({ stage: 'store-lineage', step: 0, total: 0 });
+  const at = process.argv.indexOf('--store-lineage-args');
+  const extra = at >= 0 ? process.argv.slice(at + 1) : [];
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [path.join(__dirname, 'store-lineage.js'), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => c.toString().split('\n').filter((l) => l.startsWith('store-lineage')).forEach((l) => progress.log(l)));
+    proc.on('close', (code) => {
+      try {
+        resolve(code === 0 ? JSON.parse(stdout) : { error: `exit ${code}` });
+      } catch (e) {
+        resolve({ error: `unreadable output: ${(e as Error).message}` });
+      }
+    });
+  });
+}
+
 async function main(): Promise<void> {
   const argv = process.argv;
   const partArg = argv.indexOf('--part');
@@ -174,8 +194,9 @@ async function main(): Promise<void> {
   const tracing = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'tracing', b));
   progress.update({ stage: 'numpy', step: 0, total: 0 });
   const numpySgemm = numpyReference();
+  const gpt2SmallLineageStore = argv.includes('--no-store-lineage') ? { skipped: '--no-store-lineage' } : await storeLineage(progress);
   progress.done();
-  const report = { machine, training, gpt2SmallTrain, gpt2SmallForward, tracing, numpySgemm, targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 } };
+  const report = { machine, training, gpt2SmallTrain, gpt2SmallForward, tracing, numpySgemm, gpt2SmallLineageStore, targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 } };
   console.log(JSON.stringify(report, null, 1));
 }
 

@@ -7,6 +7,7 @@ import type { LineageView } from './view/lineage-view';
 import { pendingActivities, queryProgress, readRunState, retryLine, withLiveDetails, type RunState } from './run-state';
 import { CliError, EXIT } from './errors';
 import { asCliError, exitCodeOf, statusWord } from './temporal-access';
+import { refLocation } from '../store/artifact-store';
 
 export interface FollowOptions {
   /** Milliseconds between polls (default: 1000 on a TTY, else 2000). */
@@ -98,7 +99,7 @@ export function endInfo(state: RunState, exitCode: number): { status: string; [k
     workflowId: state.workflowId,
     exitCode,
     ...(state.failure ? { failure: state.failure } : {}),
-    ...(r ? { headline: r.headline, compare: r.compare.uri, ...(r.report ? { report: r.report.uri } : {}), store: r.storeUrl } : {}),
+    ...(r ? { headline: r.headline, compare: refLocation(r.storeUrl, r.compare), ...(r.report ? { report: refLocation(r.storeUrl, r.report) } : {}), store: r.storeUrl } : {}),
   };
 }
 
@@ -119,8 +120,8 @@ export function summaryText(state: RunState): string {
       const w = Math.max(...headline.map(([k]) => k.length));
       lines.push('headline:', ...headline.map(([k, v]) => `  ${k.padEnd(w)}  ${formatNumber(v)}`));
     }
-    lines.push(`compare: ${r.compare.uri}`);
-    if (r.report) lines.push(`report:  ${r.report.uri}`);
+    lines.push(`compare: ${refLocation(r.storeUrl, r.compare)}`);
+    if (r.report) lines.push(`report:  ${refLocation(r.storeUrl, r.report)}`);
     lines.push(`store:   ${r.storeUrl}`);
   } else {
     if (state.failure && state.status !== 'CANCELLED') lines.push(`reason: ${state.failure}`);

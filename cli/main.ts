@@ -4,7 +4,7 @@ import { Command } from 'commander';
 export const COMMANDS = [
   'train', 'eval', 'trace', 'cmap', // local, no Temporal
   'run', 'status', 'watch', 'ls', 'cancel', 'resume', 'report', // lineages on Temporal
-  'server', 'worker',
+  'server', 'worker', 'store',
 ] as const;
 
 function loadCommand(name: string): { register(program: Command): void } | undefined {

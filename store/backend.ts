@@ -19,6 +19,17 @@ export interface StoreBackend {
   spoolDir(): Promise<string>;
   /** Stores a spooled file under `key` atomically, by moving it (local) or uploading it (the caller removes leftovers). */
   putFile(key: string, file: string, bytes: number): Promise<void>;
+  /**
+   * Stores a file the caller keeps under `key` without modifying it, streaming (local: hard link or stream copy into
+   * the temp area, then rename; S3: multipart upload from a file stream). Resolves to the digest of the bytes that
+   * landed (computed while streaming) and the bytes actually written (0 for a hard link). `link` allows a hard
+   * link: only for files nobody rewrites in place (the caller's own work files, removed afterwards).
+   */
+  putFromFile(key: string, file: string, opts?: { link?: boolean }): Promise<{ sha256: string; bytes: number; written: number }>;
+  /** Moves a key to another key (quarantine); moving an absent key is not an error. */
+  move(from: string, to: string): Promise<void>;
+  /** The local file holding `key`, for backends that have one (read it only; never open it for writing). */
+  localPath?(key: string): string;
   /** Stores bytes under `key` atomically (readers see the old value or the whole new one). */
   putBytes(key: string, bytes: Uint8Array, contentType?: string): Promise<void>;
   /** Opens a key for reading, or undefined when absent. */

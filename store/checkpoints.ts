@@ -67,12 +67,13 @@ export async function applyRetention(
   store: ArtifactStore,
   series: string,
   keepLast: number,
-): Promise<{ kept: number[]; deleted: number[] }> {
+): Promise<{ kept: number[]; deleted: number[]; deletedManifests: Record<string, unknown>[] }> {
   if (!Number.isSafeInteger(keepLast) || keepLast < 1) throw new Error(`retention keepLast must be an integer >= 1, got ${keepLast}`);
   const all = await listCheckpoints(store, series);
   const cut = Math.max(0, all.length - keepLast);
   const kept = all.slice(cut).map((c) => c.step);
   const deleted: number[] = [];
+  const deletedManifests: Record<string, unknown>[] = [];
   for (const c of all.slice(0, cut)) {
     const manifest = await store.getJson<CheckpointMarks>(c.key);
     if (manifest?.final === true) {
@@ -80,7 +81,8 @@ export async function applyRetention(
     } else {
       await store.delete(c.key);
       deleted.push(c.step);
+      if (manifest) deletedManifests.push(manifest as unknown as Record<string, unknown>);
     }
   }
-  return { kept: kept.sort((a, b) => a - b), deleted };
+  return { kept: kept.sort((a, b) => a - b), deleted, deletedManifests };
 }

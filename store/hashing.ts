@@ -1,6 +1,6 @@
 // Streaming sha256: spool a source to a file while hashing it, and read a blob back while verifying it.
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import { Transform, pipeline, type Readable } from 'node:stream';
 
 export interface Digest {
@@ -53,4 +53,15 @@ export function verifying(source: Readable, expected: Digest, mismatch: (actual:
     },
   });
   return pipeline(source, check, () => {}); // errors surface on `check`, the returned stream
+}
+
+/** The digest of a file, read as a stream. */
+export async function hashFile(file: string): Promise<Digest> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).byteLength;
+  }
+  return { sha256: hash.digest('hex'), bytes };
 }

@@ -19,3 +19,6 @@ export {
 } from './checkpoints';
 export { gc, type GcOptions } from './gc';
 export { openStore, defaultStorePath, DEFAULT_STORE_DIR } from './open';
+export { Verifier, verifyStore, type BlobProblem, type StoreVerifyReport } from './verify';
+export { QUARANTINE_PREFIX, type StoreStats, type BlobCheck } from './artifact-store';
+export { refLocation } from './artifact-store';

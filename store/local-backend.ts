@@ -1,7 +1,9 @@
 // Local-folder backend: keys are files under `root`. Writes go to root/.tmp first and are renamed into place,
 // so a reader never sees a partial file.
-import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -45,6 +47,50 @@ export class LocalBackend implements StoreBackend {
       await makeDirs(path.dirname(dest));
       await fs.rename(file, dest); // atomic within one filesystem; concurrent same-content writers are harmless
     });
+  }
+
+  async putFromFile(key: string, file: string, opts: { link?: boolean } = {}): Promise<{ sha256: string; bytes: number; written: number }> {
+    const tmp = path.join(await this.spoolDir(), randomUUID());
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        bytes += chunk.byteLength;
+        done(null, chunk);
+      },
+    });
+    let written = 0;
+    try {
+      const linked = opts.link ? await fs.link(file, tmp).then(() => true, () => false) : false;
+      if (linked) {
+        for await (const chunk of createReadStream(tmp)) {
+          hash.update(chunk as Buffer); // hash what landed, read-only
+          bytes += (chunk as Buffer).byteLength;
+        }
+      } else {
+        await this.wrap('write', key, () => pipeline(createReadStream(file), hashing, createWriteStream(tmp, { flags: 'wx' })));
+        const fh = await fs.open(tmp, 'r+');
+        await fh.sync().finally(() => fh.close());
+        written = bytes;
+      }
+      await this.putFile(key, tmp);
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+    return { sha256: hash.digest('hex'), bytes, written };
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const dest = this.pathOf(to);
+    await this.wrap('move', from, async () => {
+      await fs.mkdir(path.dirname(dest), { recursive: true });
+      await fs.rename(this.pathOf(from), dest).catch(absentAsUndefined);
+    });
+  }
+
+  localPath(key: string): string {
+    return this.pathOf(key);
   }
 
   async putBytes(key: string, bytes: Uint8Array): Promise<void> {

@@ -1,6 +1,7 @@
 // S3 backend (AWS S3, SeaweedFS, MinIO): keys live under s3://bucket/prefix/. A PutObject (or a completed multipart
 // upload) is atomic, so readers see a key whole or not at all. Large blobs go through lib-storage's multipart Upload.
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -11,10 +12,10 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
 import * as os from 'node:os';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { checkKey, type StoreBackend, type StoreEntry } from './backend';
 import { StoreError, describeCause } from './errors';
 
@@ -77,6 +78,31 @@ export class S3Backend implements StoreBackend {
 
   async putFile(key: string, file: string, bytes: number): Promise<void> {
     await this.upload(key, createReadStream(file), bytes);
+  }
+
+  async putFromFile(key: string, file: string): Promise<{ sha256: string; bytes: number; written: number }> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        bytes += chunk.byteLength;
+        done(null, chunk);
+      },
+    });
+    const { size } = await this.wrap('stat local file', file, () => fs.stat(file));
+    await this.upload(key, createReadStream(file).pipe(hashing), size);
+    return { sha256: hash.digest('hex'), bytes, written: bytes };
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    if (!(await this.stat(from))) return;
+    await this.wrap('move', from, () =>
+      this.client.send(
+        new CopyObjectCommand({ Bucket: this.bucket, Key: this.fullKey(to), CopySource: encodeURI(`${this.bucket}/${this.fullKey(from)}`) }),
+      ),
+    );
+    await this.delete(from);
   }
 
   async putBytes(key: string, bytes: Uint8Array, contentType?: string): Promise<void> {

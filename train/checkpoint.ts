@@ -80,14 +80,17 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Writes a new file and renames it into place: never writes through an existing file (it may be a hard link to a store blob). */
 function writeDurably(file: string, bytes: Uint8Array | string): void {
-  const fd = fs.openSync(file, 'w');
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
   try {
     fs.writeSync(fd, typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+  fs.renameSync(tmp, file);
 }
 
 export function optimizerToArrays(model: GPT2, state: OptimizerState): Record<string, NamedArray> {
@@ -149,9 +152,7 @@ export async function saveCheckpoint(dir: string, args: SaveCheckpointArgs): Pro
   };
   const checked = CheckpointMetaSchema.safeParse(meta);
   if (!checked.success) throw new Error(`saveCheckpoint: invalid metadata: ${formatZodError(checked.error, META_FILE)}`);
-  const tmp = path.join(dir, `${META_FILE}.tmp`);
-  writeDurably(tmp, JSON.stringify(meta, null, 2) + '\n');
-  fs.renameSync(tmp, path.join(dir, META_FILE));
+  writeDurably(path.join(dir, META_FILE), JSON.stringify(meta, null, 2) + '\n');
   return meta;
 }
 

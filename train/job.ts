@@ -40,6 +40,7 @@ export const TrainJobInputSchema = z
     data: DataSpecSchema,
     train: TrainConfigSchema.prefault({}),
     checkpointEvery: z.number().int().nonnegative().optional(), // overrides train.checkpoint_every
+    finalOptimizer: z.boolean().default(true), // false: the final folder is weights-only (a stage output)
   })
   .strict();
 export type TrainJobInput = z.input<typeof TrainJobInputSchema>;
@@ -154,7 +155,7 @@ export async function runTrainJobHere(input: TrainJobInput, handlers: JobHandler
           if (s.final && s.step === total) {
             // the final folder is written after evaluation below; export the moments now, while the optimizer lives
             final.state = s;
-            final.optimizer = await s.optimizer();
+            if (job.finalOptimizer) final.optimizer = await s.optimizer();
             return;
           }
           // A cancel right after a periodic checkpoint stops at the same step: that checkpoint already exists (and its
@@ -182,7 +183,7 @@ export async function runTrainJobHere(input: TrainJobInput, handlers: JobHandler
       optimizer: async () => optimizerState!,
     };
     await saveCheckpoint(finalDir, {
-      model, vocab, optimizer: final.optimizer ?? optimizerState,
+      model, vocab, optimizer: job.finalOptimizer ? final.optimizer ?? optimizerState : null,
       info: info(finalState, 'completed', { ioi, ...runMetrics }),
     });
     await handlers.onCheckpoint?.({ step: outcome.step, dir: finalDir });

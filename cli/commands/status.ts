@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { workflowUiUrl } from '../../temporal/connection';
 import { readRunState, retryLine, type RunState } from '../run-state';
 import { requireWorkflowId } from '../temporal-access';
+import { refLocation } from '../../store/artifact-store';
 import { cliConnectionSettings, connectCli, exitCodeOf, statusWord } from '../temporal-access';
 import { formatDuration, formatNumber, renderView } from '../view';
 import { terminalWidth, useColor } from '../view/output';
@@ -84,8 +85,8 @@ export function statusText(state: RunState, uiUrl: string | undefined, stream: N
   if (state.result) {
     const headline = Object.entries(state.result.headline);
     if (headline.length) lines.push('', 'headline:', ...headline.map(([k, v]) => `  ${k.padEnd(28)} ${formatNumber(v)}`));
-    lines.push(`compare: ${state.result.compare.uri}`);
-    if (state.result.report) lines.push(`report:  ${state.result.report.uri}`);
+    lines.push(`compare: ${refLocation(state.result.storeUrl, state.result.compare)}`);
+    if (state.result.report) lines.push(`report:  ${refLocation(state.result.storeUrl, state.result.report)}`);
   }
   if (uiUrl) lines.push(`UI  ${uiUrl}`);
   return lines.join('\n');

@@ -7,7 +7,16 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { lookupStage, recordStage, stageKey } from '../../activities/cache';
-import { checkpointSeries, commitCheckpoint, materialiseCheckpoint, newestCheckpoint } from '../../activities/checkpoint-files';
+import {
+  checkpointSeries,
+  commitCheckpoint,
+  dropResumeState,
+  materialiseCheckpoint,
+  materialiseResume,
+  newestCheckpoint,
+  readDescriptor,
+  weightsOnly,
+} from '../../activities/checkpoint-files';
 import { toFailure } from '../../activities/errors';
 import { ConfigError } from '../../config/load';
 import { listCheckpoints } from '../../store/checkpoints';
@@ -91,4 +100,56 @@ test('config and data errors become non-retryable failures; others stay retryabl
   assert.match(data.message, /^stage finetune: IOI prompt 3/);
   const io = toFailure(new Error('ECONNRESET while uploading'), 'stage finetune');
   assert.ok(!(io instanceof ApplicationFailure) || !io.nonRetryable);
+});
+
+test('moments live only in in-progress checkpoints: outputs are weights-only, a completed stage drops them, resume skips outputs', async () => {
+  const root = tmpDir('moments-store');
+  const store = openStore(root);
+  const work = tmpDir('moments-work');
+  const series = checkpointSeries('train-moments');
+  const big = (label: string) => Buffer.alloc(2 << 20, label); // > 1 MiB: materialised by hard link
+  const folder = (step: number) => {
+    const dir = fakeCheckpoint(path.join(work, `s${step}`), step);
+    fs.writeFileSync(path.join(dir, 'model.safetensors'), big(`w${step}`));
+    fs.writeFileSync(path.join(dir, 'optimizer.safetensors'), big(`m${step}`));
+    fs.writeFileSync(path.join(dir, 'plasticity.json'), JSON.stringify({ step, files: { 'model.safetensors': {}, 'optimizer.safetensors': {} } }));
+    return dir;
+  };
+  const committed = new Map<number, Awaited<ReturnType<typeof commitCheckpoint>>>();
+  for (const step of [4, 8, 12]) {
+    committed.set(step, await commitCheckpoint(store, series, folder(step), step, { keepLast: 1, link: true, ...(step === 4 ? { label: 'epoch-1', final: true } : {}) }));
+    fs.rmSync(path.join(work, `s${step}`), { recursive: true }); // what the activity does after a commit
+  }
+  const optimizerBlob = async (step: number) => (await readDescriptor(store, committed.get(step)!.uploaded.ref)).files['optimizer.safetensors'];
+  // retention deleted step 8's manifest, and with it its moments (nothing else references them)
+  assert.equal(await store.hasBlob(await optimizerBlob(8)), false, 'retention drops the moments of a dropped checkpoint');
+  assert.equal(await store.hasBlob(await optimizerBlob(12)), true);
+
+  // While the stage runs, resume takes the newest checkpoint with moments, materialised by hard links (no copy).
+  const resumed = await materialiseResume(store, series, undefined, path.join(work, 'resume'));
+  assert.equal(resumed?.manifest.step, 12);
+  const weightsRef = (await readDescriptor(store, committed.get(12)!.uploaded.ref)).files['model.safetensors'];
+  assert.equal(fs.statSync(path.join(resumed!.dir, 'model.safetensors')).ino, fs.statSync(store.localBlobPath(weightsRef)!).ino);
+
+  // The stage completes: outputs become weights-only, the in-progress manifest and all moments go.
+  const epoch1 = await weightsOnly(store, committed.get(4)!.uploaded.ref);
+  const final = await weightsOnly(store, committed.get(12)!.uploaded.ref);
+  const slim = await readDescriptor(store, final);
+  assert.deepEqual(Object.keys(slim.files).sort(), ['config.json', 'model.safetensors', 'plasticity.json']);
+  const meta = JSON.parse((await store.getBlob(slim.files['plasticity.json'])).toString('utf8'));
+  assert.deepEqual(Object.keys(meta.files), ['model.safetensors'], 'plasticity.json no longer lists the moments');
+  await dropResumeState(store, series, new Map([[4, { ref: epoch1, label: 'epoch-1' }], [12, { ref: final, label: 'checkpoint' }]]));
+  for (const step of [4, 12]) assert.equal(await store.hasBlob(await optimizerBlob(step)), false, `moments of step ${step} dropped`);
+  assert.deepEqual((await listCheckpoints(store, series)).map((c) => c.step), [4, 12]);
+  // Nothing of a completed stage is resumable: a recompute starts over rather than from an output.
+  assert.equal(await materialiseResume(store, series, undefined, path.join(work, 'resume2')), undefined);
+
+  // A linked materialisation refuses a corrupt blob instead of handing it over.
+  fs.rmSync(path.join(work, 'resume'), { recursive: true });
+  const blobFile = store.localBlobPath(weightsRef)!;
+  const bytes = fs.readFileSync(blobFile);
+  bytes[10] ^= 1;
+  fs.rmSync(blobFile);
+  fs.writeFileSync(blobFile, bytes);
+  await assert.rejects(materialiseCheckpoint(store, final, path.join(work, 'bad')), /checksum mismatch/);
 });

@@ -12,8 +12,12 @@ import {
   latestCheckpoint,
   listCheckpoints,
   putCheckpointManifest,
+  verifyStore,
   type ArtifactStore,
 } from '../../store';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { ArtifactRef } from '../../shared/types';
 
 export interface ContractFixture {
@@ -46,7 +50,8 @@ export function storeContract(name: string, fixture: () => Promise<ContractFixtu
       assert.equal(ref.sha256, sha256(data));
       assert.equal(ref.bytes, data.length);
       assert.equal(ref.kind, 'checkpoint');
-      assert.equal(ref.uri, `${store.url}/${blobKey(ref.sha256)}`);
+      assert.equal(ref.uri, blobKey(ref.sha256), 'refs are relative to the store root, so a store can be moved');
+      assert.equal(store.resolve(ref), `${store.url}/${blobKey(ref.sha256)}`);
       assert.ok((await store.getBlob(ref)).equals(data));
       assert.equal(await store.hasBlob(ref), true);
       // Same content → same key, stored once.
@@ -172,7 +177,8 @@ export function storeContract(name: string, fixture: () => Promise<ContractFixtu
       const shared = await store.putBlob(Buffer.from('tokenizer, shared by all'), 'report');
       await store.putJson('stages/s1.json', { artifacts: [shared] });
 
-      assert.deepEqual(await applyRetention(store, series, 2), { kept: [2, 5, 6], deleted: [1, 3, 4] });
+      const { kept, deleted } = await applyRetention(store, series, 2);
+      assert.deepEqual({ kept, deleted }, { kept: [2, 5, 6], deleted: [1, 3, 4] });
       assert.deepEqual((await listCheckpoints(store, series)).map((c) => c.step), [2, 5, 6]);
       assert.equal((await latestCheckpoint(store, series))?.step, 6);
       await assert.rejects(applyRetention(store, series, 0), /keepLast must be an integer >= 1/);
@@ -186,6 +192,87 @@ export function storeContract(name: string, fixture: () => Promise<ContractFixtu
       assert.equal(await store.hasBlob(shared), true);
       assert.equal(await store.hasBlob(refs.get(1)!), false);
       await assert.rejects(store.getBlob(refs.get(1)!), /not found/);
+    });
+
+    it('putBlob heals a blob whose stored bytes are wrong (same size), for bytes, streams and files', async () => {
+      const { store, overwrite } = await fixture();
+      const data = randomBytes(70_000);
+      const bad = Buffer.from(data);
+      bad[100] ^= 0x01;
+      const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'plasticity-heal-')), 'blob');
+      await fs.writeFile(file, data);
+      const writers: [string, () => Promise<ArtifactRef>][] = [
+        ['bytes', () => store.putBlob(data, 'checkpoint')],
+        ['stream', () => store.putBlob(chunked(data, 10_000), 'checkpoint')],
+        ['file', () => store.putBlobFile(file, 'checkpoint-file')],
+        // A linked work file shares the blob's inode: the caller hands over a fresh file each time and removes it.
+        ['linked file', async () => {
+          const own = `${file}.own`;
+          await fs.rm(own, { force: true });
+          await fs.writeFile(own, data);
+          return store.putBlobFile(own, 'checkpoint-file', { link: true });
+        }],
+      ];
+      for (const [how, write] of writers) {
+        const ref = await write();
+        await overwrite(blobKey(ref.sha256), bad);
+        await assert.rejects(store.getBlob(ref), ChecksumError);
+        const again = await write();
+        assert.ok((await store.getBlob(again)).equals(data), `${how}: a same-size corrupt blob is replaced`);
+        await overwrite(blobKey(ref.sha256), data.subarray(0, 1000));
+        await write();
+        assert.ok((await store.getBlob(again)).equals(data), `${how}: a truncated blob is replaced`);
+      }
+      assert.equal(await fs.readFile(file).then((b) => b.equals(data)), true, 'the source file is never modified');
+      await fs.rm(path.dirname(file), { recursive: true, force: true });
+    });
+
+    it('reads refs written with an absolute URI of another root (a moved store written by an older version)', async () => {
+      const { store } = await fixture();
+      const data = randomBytes(2000);
+      const ref = await store.putBlob(data, 'trace');
+      for (const uri of [`file:///old/place/${blobKey(ref.sha256)}`, `s3://old-bucket/pre/fix/${blobKey(ref.sha256)}`]) {
+        assert.ok((await store.getBlob({ ...ref, uri })).equals(data), uri);
+      }
+      await assert.rejects(store.getBlob({ ...ref, uri: `file:///old/place/blobs/00/${'0'.repeat(64)}` }), /does not belong to this store/);
+    });
+
+    it('verifyBlob and store verify find flipped, truncated and deleted blobs; --repair quarantines them with their manifests', async () => {
+      const { store, overwrite } = await fixture();
+      const blobs = [randomBytes(5000), randomBytes(6000), randomBytes(7000), randomBytes(8000)];
+      const refs = await Promise.all(blobs.map((b) => store.putBlob(b, 'checkpoint-file')));
+      // A descriptor-like JSON blob nests refs: a bad nested blob makes the manifest bad too.
+      const nested = await store.putBlob(Buffer.from(JSON.stringify({ files: { a: refs[0], b: refs[1] } })), 'checkpoint');
+      await store.putJson('stages/a/result.json', { artifacts: [nested] });
+      await store.putJson('stages/b/result.json', { artifacts: [refs[2]] });
+      await store.putJson('stages/c/result.json', { artifacts: [refs[3]] });
+      assert.deepEqual((await verifyStore(store)).problems, []);
+      for (const r of refs) assert.deepEqual(await store.verifyBlob(r), { ok: true });
+
+      const flipped = Buffer.from(blobs[0]);
+      flipped[1] ^= 0x80;
+      await overwrite(blobKey(refs[0].sha256), flipped);
+      await overwrite(blobKey(refs[2].sha256), blobs[2].subarray(0, 10));
+      await store.delete(blobKey(refs[3].sha256));
+      assert.equal((await store.verifyBlob(refs[0])).ok, false);
+      assert.deepEqual({ ...(await store.verifyBlob(refs[3])), detail: '' }, { ok: false, problem: 'missing', detail: '' });
+
+      const report = await verifyStore(store);
+      assert.deepEqual(report.problems.map((p) => [p.ref.sha256, p.problem]).sort(), [
+        [refs[0].sha256, 'corrupt'], [refs[2].sha256, 'corrupt'], [refs[3].sha256, 'missing'],
+      ].sort());
+      assert.deepEqual(report.badManifests.map((m) => m.key).sort(), ['stages/a/result.json', 'stages/b/result.json', 'stages/c/result.json']);
+      assert.equal(await store.exists(blobKey(refs[0].sha256)), true, 'without --repair nothing moves');
+
+      const repaired = await verifyStore(store, { repair: true });
+      assert.equal(repaired.repaired, true);
+      assert.equal(await store.exists(blobKey(refs[0].sha256)), false, 'the corrupt blob is moved aside');
+      assert.equal(await store.exists('stages/a/result.json'), false, 'its manifest too');
+      const quarantined = await store.list('quarantine/');
+      assert.equal(quarantined.length, 5, quarantined.join(', ')); // 2 corrupt blobs + 3 manifests
+      assert.deepEqual(await store.verifyBlob(refs[1]), { ok: true }, 'good blobs stay');
+      const after = await verifyStore(store);
+      assert.deepEqual([after.problems, after.badManifests], [[], []]);
     });
   });
 }

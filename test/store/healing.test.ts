@@ -1,0 +1,93 @@
+// A store that heals and moves (issue 10, items 2 and 4), on the tiny lineage run without Temporal: a flipped byte,
+// a truncation or a deletion of a blob a cached stage references is found on reuse, the blob is quarantined, the
+// stage recomputed and the lineage ends with the same results; a store folder moved elsewhere is reused whole.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runLineageLocally } from '../../activities/local-lineage';
+import { readDescriptor } from '../../activities/checkpoint-files';
+import { blobKey } from '../../store/artifact-store';
+import { openStore } from '../../store/open';
+import { verifyStore } from '../../store/verify';
+import type { LineageResult } from '../../shared/lineage';
+import { tinyConfig, tmpDir } from '../lineage/helpers';
+
+const CODE = 'test-healing';
+const run = (storeDir: string) => runLineageLocally(tinyConfig(storeDir), { codeVersion: CODE });
+
+/** What must not change between a pristine run and a healed or moved one. */
+function results(r: LineageResult) {
+  return {
+    compare: r.compare.sha256,
+    headline: r.headline,
+    weights: Object.fromEntries(Object.entries(r.stages).map(([name, s]) => [name, s.weights ?? null])),
+    // checkpoint descriptors name a plasticity.json with its write time: train stages compare by weights instead
+    artifacts: Object.fromEntries(Object.entries(r.stages).filter(([, s]) => !s.weights).map(([name, s]) => [name, s.artifacts.map((a) => a.sha256)])),
+  };
+}
+
+describe('a store that heals and can be moved', () => {
+  let root: string;
+  let storeDir: string;
+  let pristine: LineageResult;
+
+  before(async () => {
+    root = tmpDir('healing');
+    storeDir = path.join(root, 'store');
+    pristine = await run(storeDir);
+    assert.ok(Object.values(pristine.statuses).every((s) => s === 'done'), JSON.stringify(pristine.statuses));
+  });
+  after(() => fs.rm(root, { recursive: true, force: true }));
+
+  /** The file of the finetune output's model.safetensors blob (what the later stages all descend from). */
+  async function finetuneWeightsFile(): Promise<string> {
+    const store = openStore(storeDir);
+    const descriptor = await readDescriptor(store, pristine.stages.finetune.outputs.checkpoint);
+    return path.join(storeDir, blobKey(descriptor.files['model.safetensors'].sha256));
+  }
+
+  const faults: [string, (file: string) => Promise<void>][] = [
+    ['a flipped byte', async (file) => {
+      const fh = await fs.open(file, 'r+');
+      try {
+        const b = Buffer.alloc(1);
+        await fh.read(b, 0, 1, 1000);
+        b[0] ^= 0x01;
+        await fh.write(b, 0, 1, 1000);
+      } finally {
+        await fh.close();
+      }
+    }],
+    ['a truncated blob', (file) => fs.truncate(file, 4096)],
+    ['a deleted blob', (file) => fs.rm(file)],
+  ];
+  for (const [fault, inject] of faults) {
+    it(`${fault}: the stage is recomputed, the blob healed, the results equal a pristine run's`, async () => {
+      const file = await finetuneWeightsFile();
+      await inject(file);
+      const healed = await run(storeDir);
+      assert.equal(healed.statuses.finetune, 'done', `finetune is recomputed, not reused: ${JSON.stringify(healed.statuses)}`);
+      assert.equal(healed.statuses.base, 'cached');
+      assert.deepEqual(results(healed), results(pristine));
+      const report = await verifyStore(openStore(storeDir));
+      assert.deepEqual([report.problems, report.badManifests], [[], []], 'the store is whole again');
+      if (fault !== 'a deleted blob') {
+        const quarantined = await fs.readdir(path.join(storeDir, 'quarantine', 'blobs', path.basename(path.dirname(file))));
+        assert.ok(quarantined.some((n) => n.startsWith(path.basename(file))), `the bad blob is kept aside: ${quarantined.join(', ')}`);
+      }
+    });
+  }
+
+  it('a moved store folder is reused whole: every stage cached, results equal', async () => {
+    const moved = path.join(root, 'elsewhere', 'store-moved');
+    await fs.mkdir(path.dirname(moved), { recursive: true });
+    await fs.rename(storeDir, moved);
+    const again = await run(moved);
+    assert.ok(Object.values(again.statuses).every((s) => s === 'cached'), JSON.stringify(again.statuses));
+    assert.deepEqual(results(again), results(pristine));
+    const text = await fs.readFile(path.join(moved, 'stages', `${again.stages.finetune.key}`, 'result.json'), 'utf8');
+    assert.ok(!text.includes('file://'), 'stage results hold no absolute locations');
+    storeDir = moved;
+  });
+});
