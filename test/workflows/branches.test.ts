@@ -2,11 +2,14 @@
 // server: every branch is corrupted, traced, retrained, traced and compared; progress groups the branches; a rerun
 // reuses every stage.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { openStore } from '../../store/open';
 import { currentDetails, startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../shared/lineage';
 import type { LineageComparison } from '../../tracing/results';
+import { workRoot } from '../../activities/train';
 import { tinyConfig, tmpDir, useTestWorkers } from '../lineage/helpers';
 
 const t = useTestWorkers('branches');
@@ -61,4 +64,30 @@ test('three corruption branches run, are traced and compared side by side; a rer
 
   const again = await run();
   assert.ok(Object.values(again.result.statuses).every((s) => s === 'cached'), JSON.stringify(again.result.statuses));
+});
+
+test('a failing branch fails the lineage at once, naming its stage, which the progress shows failed', async () => {
+  const store = tmpDir('branches-fail-store');
+  const two = JSON.stringify([
+    { transform: 'subject', epochs: 1, train: stageTrain },
+    { transform: 'name-moving', epochs: 1, train: stageTrain },
+  ]);
+  const loaded = tinyConfig(store, [`corrupt=${two}`]);
+  const started = await startLineage(t.ctx().client, loaded, { queues: t.prefix, codeVersion: `test-fail-${t.prefix}`, options: { maxAttempts: 1 } });
+  // A file where the name-moving branch's attempt folder goes: its corrupt stage cannot start.
+  const stageDir = path.join(workRoot(), started.workflowId);
+  fs.mkdirSync(stageDir, { recursive: true });
+  fs.writeFileSync(path.join(stageDir, 'corrupt-name-moving'), 'not a folder');
+  try {
+    await assert.rejects(started.handle.result(), (err: Error & { cause?: Error }) => {
+      assert.match(err.cause?.message ?? err.message, /stage corrupt-name-moving failed/);
+      return true;
+    });
+    const progress = await started.handle.query(progressQuery);
+    assert.equal(progress.status, 'failed');
+    assert.equal(progress.stages.find((s) => s.stage === 'corrupt-name-moving')?.status, 'failed');
+    assert.equal(progress.stages.find((s) => s.stage === 'retrain-name-moving')?.status, 'pending');
+  } finally {
+    fs.rmSync(stageDir, { recursive: true, force: true });
+  }
 });
