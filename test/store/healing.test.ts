@@ -11,10 +11,12 @@ import { blobKey } from '../../store/artifact-store';
 import { openStore } from '../../store/open';
 import { verifyStore } from '../../store/verify';
 import type { LineageResult } from '../../shared/lineage';
-import { tinyConfig, tmpDir } from '../lineage/helpers';
+import { randomBytes } from 'node:crypto';
+import { ContentStore } from '../../store/artifact-store';
+import { s3Settings, testStoreOpener, tinyConfig, tmpDir } from '../lineage/helpers';
 
 const CODE = 'test-healing';
-const run = (storeDir: string) => runLineageLocally(tinyConfig(storeDir), { codeVersion: CODE });
+const run = (store: string) => runLineageLocally(tinyConfig(store), { codeVersion: CODE, openStore: testStoreOpener() });
 
 /** What must not change between a pristine run and a healed or moved one. */
 function results(r: LineageResult) {
@@ -89,5 +91,32 @@ describe('a store that heals and can be moved', () => {
     const text = await fs.readFile(path.join(moved, 'stages', `${again.stages.finetune.key}`, 'result.json'), 'utf8');
     assert.ok(!text.includes('file://'), 'stage results hold no absolute locations');
     storeDir = moved;
+  });
+
+  it('synced to S3, the store is reused whole there; a flipped byte in S3 heals the same way', async () => {
+    const url = `s3://${s3Settings().bucket}/healing-${randomBytes(4).toString('hex')}`;
+    const s3 = testStoreOpener()(url) as ContentStore;
+    const local = openStore(storeDir);
+    for (const key of await local.list('')) {
+      const stream = (await (local as ContentStore).backend.read(key))!;
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      await s3.backend.putBytes(key, Buffer.concat(chunks));
+    }
+    const there = await run(url);
+    assert.ok(Object.values(there.statuses).every((st) => st === 'cached'), JSON.stringify(there.statuses));
+    assert.deepEqual(results(there), results(pristine));
+
+    const descriptor = await readDescriptor(s3, pristine.stages.finetune.outputs.checkpoint);
+    const key = blobKey(descriptor.files['model.safetensors'].sha256);
+    const bytes = await s3.getBlob(descriptor.files['model.safetensors']);
+    bytes[1000] ^= 0x01;
+    await s3.backend.putBytes(key, bytes);
+    const quarantinedBefore = (await s3.list(`quarantine/${key}`)).length; // the local faults' ones came along
+    const healed = await run(url);
+    assert.equal(healed.statuses.finetune, 'done', JSON.stringify(healed.statuses));
+    assert.deepEqual(results(healed), results(pristine));
+    assert.deepEqual(await s3.verifyBlob(descriptor.files['model.safetensors']), { ok: true });
+    assert.equal((await s3.list(`quarantine/${key}`)).length, quarantinedBefore + 1, 'the bad object is kept aside in S3');
   });
 });
