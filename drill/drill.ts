@@ -18,6 +18,7 @@ import { codeVersion, startLineage, type LineageHandle } from '../temporal/linea
 import { projectRoot } from '../temporal/project-root';
 import type { LineageOptions, LineageResult } from '../shared/lineage';
 import type { ArtifactRef } from '../shared/types';
+import type { CheckpointDescriptor } from '../activities/checkpoint-files';
 import { startSeaweed, type SeaweedServer } from '../test/services/seaweedfs';
 
 export const DRILLS = ['kill', 's3', 'corrupt', 'temporal'] as const;
@@ -73,6 +74,9 @@ export interface DrillReport {
   load: number[];
   ok: boolean;
 }
+
+/** The weights file inside a checkpoint descriptor (activities/checkpoint-files.ts). */
+const WEIGHTS_FILE = 'model.safetensors';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -309,12 +313,15 @@ function weightsOf(result: LineageResult): Record<string, string> {
   return out;
 }
 
-/** Leaf paths where two JSON values differ. */
+/** When a run happened is not a result. */
+const TIMESTAMP_FIELDS = /\.(createdAt|startedAt|finishedAt)$/;
+
+/** Leaf paths where two JSON values differ (timestamps aside). */
 function jsonDiff(a: unknown, b: unknown, at = '', out: string[] = []): string[] {
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
     for (const k of keys) jsonDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`, out);
-  } else if (JSON.stringify(a) !== JSON.stringify(b)) out.push(at || '(root)');
+  } else if (JSON.stringify(a) !== JSON.stringify(b) && !TIMESTAMP_FIELDS.test(at)) out.push(at || '(root)');
   return out;
 }
 
@@ -329,7 +336,7 @@ async function compareWithReference(store: ArtifactStore, refStore: ArtifactStor
   if (ref.compare.sha256 !== got.compare.sha256) {
     const [x, y] = await Promise.all([refStore.getBlob(ref.compare), store.getBlob(got.compare)]);
     const fields = jsonDiff(JSON.parse(x.toString('utf8')), JSON.parse(y.toString('utf8')));
-    problems.push(`compare artifact differs from the reference in ${fields.length} field(s): ${fields.slice(0, 5).join(', ')}`);
+    if (fields.length) problems.push(`compare artifact differs from the reference in ${fields.length} field(s): ${fields.slice(0, 5).join(', ')}`);
   }
   return problems;
 }
@@ -436,7 +443,7 @@ async function judge(ctx: DrillContext, storePrefix: string, outcome: RunOutcome
   const store = ctx.services.store(storePrefix);
   const problems = await compareWithReference(store, ctx.services.store(ctx.reference.storePrefix), ctx.reference.result, outcome.result);
   const audit = await auditStore(store);
-  problems.push(...audit.problems.slice(0, 5));
+  problems.push(...audit.problems.slice(0, 5).map((p) => (p.length > 240 ? `${p.slice(0, 240)}…` : p)));
   if (audit.problems.length > 5) problems.push(`… ${audit.problems.length - 5} more store problems`);
   notes.push(`store audit: ${audit.blobs} blobs, ${audit.manifests} manifests, ${audit.problems.length} problem(s)`);
   notes.push(...problems);
@@ -453,7 +460,8 @@ async function killDrill(ctx: DrillContext): Promise<DrillRow> {
   const t0 = Date.now();
   const started = await start(ctx, storePrefix);
   const notes: string[] = [];
-  const window = Math.max(1000, (2 * ctx.reference.wallMs) / Math.max(1, ctx.opts.kills));
+  // Random gaps averaging half the reference run's share per kill: all N kills land while the lineage runs.
+  const window = Math.max(1000, ctx.reference.wallMs / (ctx.opts.kills + 1));
   let injected = 0;
   const restarts: number[] = [];
   try {
@@ -519,13 +527,15 @@ async function s3Drill(ctx: DrillContext): Promise<DrillRow> {
 async function corruptDrill(ctx: DrillContext): Promise<DrillRow> {
   const storePrefix = ctx.reference.storePrefix;
   const notes: string[] = [];
-  const refs = new Map<string, ArtifactRef & { stage: string }>();
-  for (const [stage, out] of Object.entries(ctx.reference.result.stages)) {
-    for (const r of findArtifactRefs(out.outputs)) if (!refs.has(r.sha256)) refs.set(r.sha256, { ...r, stage });
-  }
-  const candidates = [...refs.values()].filter((r) => /checkpoint|weights|model/.test(r.kind));
-  const pool = candidates.length ? candidates : [...refs.values()];
-  const victim = pool[Math.floor(ctx.random() * pool.length)];
+  // The victim: the weights file of a seeded random training stage's final checkpoint (named by its descriptor blob).
+  const refStore = ctx.services.store(storePrefix);
+  const trained = Object.entries(ctx.reference.result.stages).filter(([, out]) => out.outputs.checkpoint);
+  if (trained.length === 0) throw new Error('the reference run has no stage with a checkpoint output');
+  const [stage, out] = trained[Math.floor(ctx.random() * trained.length)];
+  const descriptor = JSON.parse((await refStore.getBlob(out.outputs.checkpoint)).toString('utf8')) as CheckpointDescriptor;
+  const weights: ArtifactRef | undefined = descriptor.files?.[WEIGHTS_FILE];
+  if (!weights) throw new Error(`stage ${stage}: its checkpoint descriptor names no ${WEIGHTS_FILE}`);
+  const victim = { ...weights, kind: WEIGHTS_FILE, stage };
   const key = `${storePrefix}/${blobKey(victim.sha256)}`;
   const s3 = ctx.services.s3Client();
   let injected = 0;
