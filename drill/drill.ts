@@ -21,11 +21,12 @@ import type { ArtifactRef } from '../shared/types';
 import type { CheckpointDescriptor } from '../activities/checkpoint-files';
 import { startSeaweed, type SeaweedServer } from '../test/services/seaweedfs';
 
-export const DRILLS = ['kill', 's3', 'corrupt', 'temporal'] as const;
+export const DRILLS = ['kill', 'cpu', 's3', 'corrupt', 'temporal'] as const;
 export type DrillName = (typeof DRILLS)[number];
 
 export const DRILL_TITLES: Record<DrillName, string> = {
   kill: 'worker SIGKILL',
+  cpu: 'cpu worker SIGKILL mid cpu-queue activity',
   s3: 'S3 server killed mid-upload',
   corrupt: 'blob corrupted between runs',
   temporal: 'Temporal server restarted',
@@ -488,6 +489,50 @@ async function killDrill(ctx: DrillContext): Promise<DrillRow> {
   return row(ctx, 'kill', injected, ctx.opts.kills, ok, outcome.wallMs, notes);
 }
 
+/** Activities of the cpu queue (light: validation, cache lookups, model import, compare, report). */
+const CPU_ACTIVITIES = ['validateConfig', 'lookupStage', 'importModel', 'compareStage', 'reportStage'];
+/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED: a worker has the task. */
+const ACTIVITY_STARTED = 2;
+
+/** SIGKILLs the worker serving the cpu queue while one of its activities runs (not just scheduled). */
+async function cpuDrill(ctx: DrillContext): Promise<DrillRow> {
+  const storePrefix = `cpu-${Date.now().toString(36)}`;
+  const t0 = Date.now();
+  const started = await start(ctx, storePrefix);
+  const notes: string[] = [];
+  const role = ctx.services.roles.find((r) => r.split(',').includes('cpu'))!;
+  let injected = 0;
+  try {
+    const deadline = Date.now() + ctx.opts.lineageTimeoutMs;
+    // Skip a seeded number of cpu activities first, so the victim is not always the first lookup.
+    let skip = Math.floor(ctx.random() * 4);
+    let last = '';
+    for (;;) {
+      if (Date.now() > deadline || !(await isRunning(ctx, started.workflowId))) throw new Error('no running cpu-queue activity was seen');
+      const d = await ctx.services.client.workflow.getHandle(started.workflowId).describe().catch(() => undefined);
+      const running = (d?.raw.pendingActivities ?? []).find((a) => CPU_ACTIVITIES.includes(a.activityType?.name ?? '') && Number(a.state) === ACTIVITY_STARTED);
+      const id = running ? `${running.activityId}` : '';
+      if (running && id !== last) {
+        last = id;
+        if (skip-- <= 0) {
+          await ctx.services.killWorker(role);
+          injected = 1;
+          const what = `${running.activityType?.name}#${running.attempt}`;
+          ctx.log(`  ${role} worker SIGKILLed at ${((Date.now() - t0) / 1000).toFixed(1)} s during ${what}`);
+          notes.push(`killed during ${what}`);
+          break;
+        }
+      }
+      await sleep(50);
+    }
+  } catch (err) {
+    notes.push(`injecting: ${(err as Error).message}`);
+  }
+  const outcome = await awaitLineage(ctx.services, started.handle, t0, ctx.opts.lineageTimeoutMs);
+  const ok = await judge(ctx, storePrefix, outcome, notes);
+  return row(ctx, 'cpu', injected, 1, ok, outcome.wallMs, notes);
+}
+
 async function s3Drill(ctx: DrillContext): Promise<DrillRow> {
   const storePrefix = `s3-${Date.now().toString(36)}`;
   const store = ctx.services.store(storePrefix);
@@ -583,7 +628,7 @@ async function temporalDrill(ctx: DrillContext): Promise<DrillRow> {
   return row(ctx, 'temporal', injected, 1, ok, outcome.wallMs, notes);
 }
 
-const RUNNERS: Record<DrillName, (ctx: DrillContext) => Promise<DrillRow>> = { kill: killDrill, s3: s3Drill, corrupt: corruptDrill, temporal: temporalDrill };
+const RUNNERS: Record<DrillName, (ctx: DrillContext) => Promise<DrillRow>> = { kill: killDrill, cpu: cpuDrill, s3: s3Drill, corrupt: corruptDrill, temporal: temporalDrill };
 
 /** Starts the services, runs the reference lineage, then each drill; always stops what it started. */
 export async function runDrills(options: DrillOptions = {}): Promise<DrillReport> {

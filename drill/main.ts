@@ -1,4 +1,4 @@
-// `npm run drill [-- --kills 20 --seed 1 --backend cpu --drills kill,s3,corrupt,temporal]`: runs the fault drills
+// `npm run drill [-- --kills 20 --seed 1 --backend cpu --drills kill,cpu,s3,corrupt,temporal]`: runs the fault drills
 // (drill/drill.ts) against services it starts on loopback, prints the table, exits 1 if any drill failed.
 import { Command, InvalidArgumentError } from 'commander';
 import { DRILLS, formatReport, runDrills, type DrillName } from './drill';
