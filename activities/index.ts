@@ -1,5 +1,6 @@
 // The lineage's activities, built around an artifact-store factory (one store object per URL, reused across calls).
 // Workers register `createActivities()`; workflows see only `typeof` it (import type).
+import { Context } from '@temporalio/activity';
 import { openStore as openStoreDefault } from '../store/open';
 import type { ArtifactStore } from '../store/artifact-store';
 import { importModelActivity } from './base';
@@ -18,6 +19,22 @@ export interface ActivityDeps {
   shutdownSignal?: AbortSignal;
 }
 
+/**
+ * Heartbeats every second while a light (cpu-queue) activity runs: the workflow gives these a heartbeat timeout, so
+ * a worker killed mid-call is noticed within seconds instead of at the start-to-close timeout (up to 1 h).
+ */
+function heartbeating<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    const ctx = Context.current();
+    const timer = setInterval(() => ctx.heartbeat(), 1000);
+    try {
+      return await fn(...args);
+    } finally {
+      clearInterval(timer);
+    }
+  };
+}
+
 export function createActivities(deps: ActivityDeps = {}) {
   const open = deps.openStore ?? ((spec: string) => openStoreDefault(spec));
   const stores = new Map<string, ArtifactStore>();
@@ -28,15 +45,14 @@ export function createActivities(deps: ActivityDeps = {}) {
     return s;
   };
   return {
-    validateConfig: validateConfigActivity(store),
-    async lookupStage(input: LookupStageInput): Promise<LookupStageResult> {
-      return mapErrors(`lookupStage ${input.stage}`, () => lookupStage(store(input.store), input));
-    },
-    importModel: importModelActivity(store),
+    validateConfig: heartbeating(validateConfigActivity(store)),
+    lookupStage: heartbeating(async (input: LookupStageInput): Promise<LookupStageResult> =>
+      mapErrors(`lookupStage ${input.stage}`, () => lookupStage(store(input.store), input))),
+    importModel: heartbeating(importModelActivity(store)),
     trainStage: trainActivity(store, deps.shutdownSignal),
     traceStage: traceActivity(store, deps.shutdownSignal),
-    compareStage: compareActivity(store),
-    reportStage: reportActivity(store),
+    compareStage: heartbeating(compareActivity(store)),
+    reportStage: heartbeating(reportActivity(store)),
   };
 }
 

@@ -101,21 +101,24 @@ function activityProxies(input: LineageInput) {
     maximumAttempts: o.maxAttempts ?? 20,
     nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
   };
+  const heartbeatTimeout = o.heartbeatTimeout ?? '60s';
   return {
     gpu: proxyActivities<LineageActivities>({
       taskQueue: input.queues.gpu,
       startToCloseTimeout: '24h',
-      heartbeatTimeout: o.heartbeatTimeout ?? '60s',
+      heartbeatTimeout,
       retry,
       // Set explicitly: left unset, the command carries TRY_CANCEL (proto 0) despite the documented default, and a
       // cancelled lineage would end before the stage has committed its cancel-point checkpoint.
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     }),
-    cpu: proxyActivities<LineageActivities>({ taskQueue: input.queues.cpu, startToCloseTimeout: '1h', retry }),
-    report: proxyActivities<LineageActivities>({ taskQueue: input.queues.cpu, startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } }),
+    // cpu-queue activities heartbeat on a timer (activities/index.ts), so a dead worker is noticed as on the gpu queue.
+    cpu: proxyActivities<LineageActivities>({ taskQueue: input.queues.cpu, startToCloseTimeout: '1h', heartbeatTimeout, retry }),
+    report: proxyActivities<LineageActivities>({ taskQueue: input.queues.cpu, startToCloseTimeout: '10m', heartbeatTimeout, retry: { ...retry, maximumAttempts: 3 } }),
     validate: proxyActivities<LineageActivities>({
       taskQueue: input.queues.cpu,
       startToCloseTimeout: '2m',
+      heartbeatTimeout,
       retry: { ...retry, maximumAttempts: 3 },
     }),
   };

@@ -1,5 +1,5 @@
 // The SeaweedFS test service: starts a usable S3 endpoint and stop() leaves no process or data behind.
-import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { it } from 'node:test';
@@ -32,5 +32,28 @@ it('startSeaweed serves the bucket with its credentials; stop() kills the proces
     await server.stop();
   }
   assert.equal(groupAlive(server.pid), false);
+  assert.equal(existsSync(server.dataDir), false);
+});
+
+it('kill() crashes the server and restart() brings it back on the same endpoint with the stored objects', async () => {
+  const server = await startSeaweed({ bucket: 'svc-restart' });
+  const client = new S3Client({
+    endpoint: server.endpoint, region: server.region, forcePathStyle: true, maxAttempts: 1,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+  });
+  try {
+    await client.send(new PutObjectCommand({ Bucket: 'svc-restart', Key: 'k', Body: 'kept across a crash' }));
+    const before = server.pid;
+    await server.kill();
+    assert.equal(groupAlive(before), false, 'the killed process group is gone');
+    await assert.rejects(client.send(new HeadBucketCommand({ Bucket: 'svc-restart' })), 'nothing answers while it is down');
+    await server.restart();
+    assert.notEqual(server.pid, before);
+    const got = await client.send(new GetObjectCommand({ Bucket: 'svc-restart', Key: 'k' }));
+    assert.equal(await got.Body!.transformToString(), 'kept across a crash');
+  } finally {
+    client.destroy();
+    await server.stop();
+  }
   assert.equal(existsSync(server.dataDir), false);
 });

@@ -34,6 +34,10 @@ export interface SeaweedServer {
   startMs: number;
   /** Kills the process group (SIGTERM, then SIGKILL after 3 s) and removes the data dir. */
   stop(): Promise<void>;
+  /** SIGKILLs the running server (a crash, not a shutdown) and resolves once its process group has exited. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same ports and data dir (after kill()); resolves once S3 answers. */
+  restart(): Promise<void>;
 }
 
 /** The repository root: the nearest ancestor of this file with a package.json (works from src and dist). */
@@ -133,14 +137,11 @@ export async function startSeaweed(opts: SeaweedOptions = {}): Promise<SeaweedSe
   ];
   await fs.mkdir(path.join(dataDir, 'data'));
   const logFile = path.join(dataDir, 'weed.log');
-  const logFd = openSync(logFile, 'a');
-  const started = Date.now();
-  // detached: its own process group, so stop() can signal every process it spawns.
-  const child = spawn(weed, args, { detached: true, stdio: ['ignore', logFd, logFd], cwd: dataDir });
-  closeSync(logFd);
-  child.unref();
+  const endpoint = `http://127.0.0.1:${s3}`;
+  const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
+  let child: ReturnType<typeof spawn>;
   let exited = false;
-  const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  let exitedPromise: Promise<void> = Promise.resolve();
   const killGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-child.pid!, signal);
@@ -155,6 +156,54 @@ export async function startSeaweed(opts: SeaweedOptions = {}): Promise<SeaweedSe
   };
   process.once('exit', killOnExit);
 
+  /** Spawns weed and waits until the bucket is usable. */
+  const launch = async (): Promise<number> => {
+    const logFd = openSync(logFile, 'a');
+    const started = Date.now();
+    // detached: its own process group, so stop() can signal every process it spawns.
+    child = spawn(weed, args, { detached: true, stdio: ['ignore', logFd, logFd], cwd: dataDir });
+    closeSync(logFd);
+    child.unref();
+    exited = false;
+    const current = child;
+    exitedPromise = new Promise<void>((resolve) => current.once('exit', () => { exited = true; resolve(); }));
+    const client = new S3Client({
+      endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1,
+      credentials: { accessKeyId, secretAccessKey },
+      requestHandler: { connectionTimeout: 1000, requestTimeout: 5000 },
+    });
+    const deadline = started + startTimeoutMs;
+    let lastError: unknown;
+    try {
+      for (;;) {
+        if (exited) throw new Error(`weed exited during startup (${weed} ${args.join(' ')}); log tail:\n${logTail(logFile)}`);
+        if (Date.now() > deadline)
+          throw new Error(`SeaweedFS S3 at ${endpoint} not ready after ${startTimeoutMs} ms (last error: ${String(lastError)}); log tail:\n${logTail(logFile)}`);
+        try {
+          await client.send(new ListBucketsCommand({}));
+          await client.send(new CreateBucketCommand({ Bucket: bucket })).catch((err: { name?: string }) => {
+            if (err.name !== 'BucketAlreadyOwnedByYou' && err.name !== 'BucketAlreadyExists') throw err;
+          });
+          return Date.now() - started;
+        } catch (err) {
+          lastError = err;
+          await sleep(100);
+        }
+      }
+    } finally {
+      client.destroy();
+    }
+  };
+
+  const kill = async () => {
+    if (!exited) {
+      child.ref();
+      killGroup('SIGKILL');
+      await exitedPromise;
+    }
+    killGroup('SIGKILL'); // anything the main process left behind in its group
+  };
+
   const stop = async () => {
     process.removeListener('exit', killOnExit);
     if (!exited) {
@@ -168,35 +217,22 @@ export async function startSeaweed(opts: SeaweedOptions = {}): Promise<SeaweedSe
     await fs.rm(dataDir, { recursive: true, force: true });
   };
 
-  const endpoint = `http://127.0.0.1:${s3}`;
-  const client = new S3Client({
-    endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1,
-    credentials: { accessKeyId, secretAccessKey },
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 5000 },
-  });
-  const deadline = started + (opts.startTimeoutMs ?? 60_000);
-  let lastError: unknown;
+  const restart = async () => {
+    if (!exited) throw new Error('SeaweedFS restart(): the server is still running; kill() it first');
+    await launch();
+  };
+
+  let startMs: number;
   try {
-    for (;;) {
-      if (exited) throw new Error(`weed exited during startup (${weed} ${args.join(' ')}); log tail:\n${logTail(logFile)}`);
-      if (Date.now() > deadline)
-        throw new Error(`SeaweedFS S3 at ${endpoint} not ready after ${opts.startTimeoutMs ?? 60_000} ms (last error: ${String(lastError)}); log tail:\n${logTail(logFile)}`);
-      try {
-        await client.send(new ListBucketsCommand({}));
-        await client.send(new CreateBucketCommand({ Bucket: bucket })).catch((err: { name?: string }) => {
-          if (err.name !== 'BucketAlreadyOwnedByYou' && err.name !== 'BucketAlreadyExists') throw err;
-        });
-        break;
-      } catch (err) {
-        lastError = err;
-        await sleep(100);
-      }
-    }
+    startMs = await launch();
   } catch (err) {
     await stop();
     throw err;
-  } finally {
-    client.destroy();
   }
-  return { endpoint, bucket, accessKeyId, secretAccessKey, region: 'us-east-1', dataDir, logFile, pid: child.pid!, startMs: Date.now() - started, stop };
+  return {
+    endpoint, bucket, accessKeyId, secretAccessKey, region: 'us-east-1', dataDir, logFile, startMs, stop, kill, restart,
+    get pid() {
+      return child.pid!;
+    },
+  };
 }
