@@ -9,6 +9,7 @@ import { ChecksumError } from '../store/errors';
 const DATA_ERROR_PATTERNS: RegExp[] = [
   /is not in the model's/,
   /exceed the model's n_ctx/,
+  /^input: sequence length \d+ exceeds n_ctx/,
   /^train: loss is /,
   /differs from the job's/,
   /^job(\.|:)/,
@@ -26,7 +27,8 @@ export function toFailure(err: unknown, where: string): Error {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof ConfigError) return ApplicationFailure.nonRetryable(message, 'InvalidConfig', { field: err.field ?? null });
   if (err instanceof ChecksumError) return ApplicationFailure.nonRetryable(`${where}: ${message}`, 'ChecksumError');
-  if (DATA_ERROR_PATTERNS.some((p) => p.test(message))) return ApplicationFailure.nonRetryable(`${where}: ${message}`, 'DataError');
+  const jobInput = err instanceof Error && err.name === 'JobInputError'; // train/job.ts: bad job input, across the thread boundary
+  if (jobInput || DATA_ERROR_PATTERNS.some((p) => p.test(message))) return ApplicationFailure.nonRetryable(`${where}: ${message}`, 'DataError');
   return err instanceof Error ? err : new Error(message);
 }
 

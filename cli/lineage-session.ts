@@ -38,6 +38,8 @@ export interface LineageSession {
   setLog(log: (message: string) => void): void;
   /** True once this process runs the workers. */
   readonly inProcessWorker: boolean;
+  /** True when provideWorker will run the workers in this process (local server, no --no-worker, no --detach). */
+  readonly workerHere: boolean;
   /**
    * Stops the in-process workers (running step checkpoints) and the embedded server. Idempotent. `interrupted`:
    * the command was stopped by Ctrl-C, which the embedded server (same process group) received too.
@@ -130,6 +132,7 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
     get inProcessWorker() {
       return !!workers;
     },
+    workerHere: options.worker && !options.detach && local,
     close,
   };
 }
