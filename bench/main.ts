@@ -9,8 +9,9 @@ import { chooseViewMode, createProgressReporter, type ProgressReporter } from '.
 import { BackendName, initBackend, nativeAvailable } from '../model/engine';
 import { TRAIN_SHAPES, benchGpt2SmallForward, benchTrainStep } from './training';
 import { benchTracing } from './tracing';
+import { benchTinyLineage, compareStageTimes, stageTable, type LineageStageTimes } from './lineage-backends';
 
-type Part = 'train' | 'forward' | 'tracing';
+type Part = 'train' | 'forward' | 'tracing' | 'lineage';
 
 async function runPart(part: Part, backend: BackendName): Promise<unknown> {
   await initBackend(backend);
@@ -21,6 +22,7 @@ async function runPart(part: Part, backend: BackendName): Promise<unknown> {
     return out;
   }
   if (part === 'forward') return benchGpt2SmallForward(backend);
+  if (part === 'lineage') return benchTinyLineage(backend);
   return benchTracing({ backend, log: (m) => console.error(m) });
 }
 
@@ -85,10 +87,14 @@ async function main(): Promise<void> {
   const training = await each(backends, async (b) => ({ backend: b, results: await child(progress, 'train', b) }));
   const gpt2SmallForward = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'forward', b));
   const tracing = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'tracing', b));
+  const lineageRuns = (await each(backends, (b) => child(progress, 'lineage', b))) as LineageStageTimes[];
+  const lineageOk = lineageRuns.filter((r) => r && (r as { stages?: unknown }).stages);
+  const tinyLineage = { runs: lineageRuns, stages: compareStageTimes(lineageOk) };
+  progress.log(`tiny lineage (configs/tiny-test.yaml, no Temporal), wall seconds per stage:\n${stageTable(lineageOk, tinyLineage.stages)}`);
   progress.update({ stage: 'numpy', step: 0, total: 0 });
   const numpySgemm = numpyReference();
   progress.done();
-  const report = { machine, training, gpt2SmallForward, tracing, numpySgemm, targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 } };
+  const report = { machine, training, gpt2SmallForward, tracing, tinyLineage, numpySgemm, targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 } };
   console.log(JSON.stringify(report, null, 1));
 }
 
