@@ -40,7 +40,7 @@ function main() {
   if (/^(1|true|yes)$/i.test(process.env.PLASTICITY_SKIP_NATIVE ?? '')) return fallback('PLASTICITY_SKIP_NATIVE is set');
   if (process.platform !== 'linux' || process.arch !== 'x64') return fallback(`unsupported platform ${process.platform}-${process.arch}; the TensorFlow wheel used is Linux x86_64`);
   if (built()) return say('native backend (tensorflow) already built in tools/tfjs-native');
-  say('building the native backend (tfjs-node against the tensorflow-cpu wheel from PyPI, ~274 MB download, 1-3 min; PLASTICITY_SKIP_NATIVE=1 skips)');
+  say('building the native backend (tfjs-node against the tensorflow-cpu wheel from PyPI, ~274 MB download, a few minutes; PLASTICITY_SKIP_NATIVE=1 skips)');
   const child = spawn('bash', [path.join(__dirname, 'setup-native.sh')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let errorLine = '';
   let tail = '';
