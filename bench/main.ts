@@ -11,8 +11,9 @@ import { chooseViewMode, createProgressReporter, type ProgressReporter } from '.
 import { BackendName, initBackend, nativeAvailable } from '../model/engine';
 import { TRAIN_SHAPES, benchGpt2SmallForward, benchGpt2SmallTrain, benchTrainStep } from './training';
 import { benchTracing } from './tracing';
+import { benchTinyLineage, compareStageTimes, stageTable, type LineageStageTimes } from './lineage-backends';
 
-type Part = 'train' | 'forward' | 'tracing' | 'gpt2-small-train';
+type Part = 'train' | 'forward' | 'tracing' | 'gpt2-small-train' | 'lineage';
 
 const PROJECT = path.resolve(__dirname, '..', '..');
 const GPT2_SMALL_B = 8;
@@ -30,6 +31,7 @@ async function runPart(part: Part, backend: BackendName): Promise<unknown> {
   if (part === 'gpt2-small-train') {
     return benchGpt2SmallTrain(backend, process.argv[process.argv.indexOf('--hf') + 1], { batch: GPT2_SMALL_B, seq: GPT2_SMALL_T, steps: backend === 'tensorflow' ? 4 : 2 });
   }
+  if (part === 'lineage') return benchTinyLineage(backend);
   return benchTracing({ backend, log: (m) => console.error(m) });
 }
 
@@ -192,11 +194,15 @@ async function main(): Promise<void> {
   const gpt2SmallTrain = await gpt2SmallTraining(progress, argv, backends[0]);
   const gpt2SmallForward = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'forward', b));
   const tracing = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'tracing', b));
+  const lineageRuns = (await each(backends, (b) => child(progress, 'lineage', b))) as LineageStageTimes[];
+  const lineageOk = lineageRuns.filter((r) => r && (r as { stages?: unknown }).stages);
+  const tinyLineage = { runs: lineageRuns, stages: compareStageTimes(lineageOk) };
+  progress.log(`tiny lineage (configs/tiny-test.yaml, no Temporal), wall seconds per stage:\n${stageTable(lineageOk, tinyLineage.stages)}`);
   progress.update({ stage: 'numpy', step: 0, total: 0 });
   const numpySgemm = numpyReference();
   const gpt2SmallLineageStore = argv.includes('--no-store-lineage') ? { skipped: '--no-store-lineage' } : await storeLineage(progress);
   progress.done();
-  const report = { machine, training, gpt2SmallTrain, gpt2SmallForward, tracing, numpySgemm, gpt2SmallLineageStore, targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 } };
+  const report = { machine, training, gpt2SmallTrain, gpt2SmallForward, tracing, tinyLineage, numpySgemm, gpt2SmallLineageStore, targets: { wasmSmallTrainingGflops: 15, nativeVsNumpy: 0.5 } };
   console.log(JSON.stringify(report, null, 1));
 }
 

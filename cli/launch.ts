@@ -1,5 +1,6 @@
 // After `run` or `resume` started a workflow: print its id and UI link, then either return (--detach) or follow
 // it live until it closes. Ctrl-C stops following (a second Ctrl-C exits at once); the run itself is not cancelled.
+import { DEFAULT_QUEUE_PREFIX } from '../shared/lineage';
 import { workflowUiUrl } from '../temporal/connection';
 import { EXIT } from './errors';
 import { followRun, summaryText } from './follow';
@@ -14,6 +15,8 @@ export interface LaunchOptions {
   json?: boolean;
   /** Extra lines shown before following (e.g. what a resume reuses). */
   notes?: string[];
+  /** The run's task-queue prefix: an interrupted run continues once a worker serves it. */
+  queuePrefix?: string;
 }
 
 /** Returns the exit code: 0 completed (or detached), 1 failed/timed out, 4 cancelled/terminated, 130 interrupted. */
@@ -43,10 +46,13 @@ export async function presentRun(session: LineageSession, workflowId: string, op
     const { state, exitCode } = await followRun(session.client, workflowId, view, { signal: stop.signal, workerFailure: () => session.workerFailure });
     if (view.mode !== 'json') {
       process.stdout.write(summaryText(state) + '\n');
-      if (state.status === 'RUNNING' && session.server === 'embedded') {
-        process.stdout.write(
-          'the embedded server stops with this command: the run continues after `plasticity server` and `plasticity worker` are started again\n',
-        );
+      if (state.status === 'RUNNING') {
+        const worker = `plasticity worker${options.queuePrefix && options.queuePrefix !== DEFAULT_QUEUE_PREFIX ? ` --queue-prefix ${options.queuePrefix}` : ''}`;
+        if (session.server === 'embedded') {
+          process.stdout.write(`the embedded server stops with this command: the run continues after \`plasticity server\` and \`${worker}\` are started again\n`);
+        } else if (session.inProcessWorker) {
+          process.stdout.write(`its worker stops with this command: the run continues once \`${worker}\` runs\n`);
+        }
       }
     }
     return stop.signal.aborted && state.status === 'RUNNING' ? EXIT_INTERRUPTED : exitCode;

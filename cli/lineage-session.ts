@@ -40,6 +40,8 @@ export interface LineageSession {
   readonly inProcessWorker: boolean;
   /** Why the in-process workers stopped on their own (a fatal worker error), if they did. */
   readonly workerFailure: string | undefined;
+  /** True when provideWorker will run the workers in this process (local server, no --no-worker, no --detach). */
+  readonly workerHere: boolean;
   /**
    * Stops the in-process workers (running step checkpoints) and the embedded server. Idempotent. `interrupted`:
    * the command was stopped by Ctrl-C, which the embedded server (same process group) received too.
@@ -146,6 +148,7 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
     get workerFailure() {
       return workerFailure;
     },
+    workerHere: options.worker && !options.detach && local,
     close,
   };
 }

@@ -7,7 +7,7 @@
 // The cancel flag is also a SharedArrayBuffer word the thread polls, so it takes effect even mid-step.
 // terminate() is the hard stop.
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { Worker, isMainThread } from 'node:worker_threads';
 import type { Progress } from './loop';
 import type { TrainJobInput, TrainJobResult } from './job';
 
@@ -73,6 +73,8 @@ type FromThread =
 
 export function startJob<R = unknown, P = unknown>(kind: string, input: unknown, events: JobEvents<P> = {}): JobHandle<R> {
   const entry = jobEntry(kind);
+  // TF reads the C environment, which a worker thread's process.env does not change: quiet its start-up lines here.
+  if (isMainThread) process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   const cancelFlag = new SharedArrayBuffer(4);
   const worker = new Worker(path.join(__dirname, 'thread-entry.js'), { workerData: { entry, input, cancelFlag } satisfies WorkerData });
   const pending: Promise<unknown>[] = [];

@@ -51,7 +51,7 @@ export function register(program: Command): void {
           `reusing ${resumed.reused.length ? resumed.reused.join(', ') : 'no completed stage'}`,
           ...(resumed.lastCheckpoint ? [`continuing ${resumed.lastCheckpoint.stage} from its checkpoint at step ${resumed.lastCheckpoint.step}`] : []),
         ];
-        process.exitCode = await presentRun(session, resumed.workflowId, { detach: opts.detach, json: opts.json, notes });
+        process.exitCode = await presentRun(session, resumed.workflowId, { detach: opts.detach, json: opts.json, notes, queuePrefix: prefix });
       } finally {
         await session.close({ interrupted: process.exitCode === EXIT_INTERRUPTED });
       }

@@ -4,6 +4,7 @@
 // prints the workflow id and Web UI link, then shows live progress until the run closes and prints a summary.
 // Without CONFIG it runs configs/default.yaml (the defaults). Exit code: 0 completed (or started, with --detach),
 // 1 failed, 2 bad config/usage, 4 cancelled/terminated, 5 server unreachable, 130 interrupted (run goes on).
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
@@ -15,6 +16,7 @@ import { CliError, EXIT } from '../errors';
 import { EXIT_INTERRUPTED, presentRun } from '../launch';
 import { openSession } from '../lineage-session';
 import { queuePrefix, queuesFor } from '../options';
+import { DEFAULT_QUEUE_PREFIX } from '../../shared/lineage';
 
 export interface RunOptions {
   set?: string[];
@@ -42,6 +44,17 @@ export async function loadRunConfig(file: string | undefined, sets: readonly str
   }
 }
 
+/**
+ * The run's task-queue prefix. With the workers in this process and no prefix chosen (--queue-prefix or
+ * PLASTICITY_TASK_QUEUE_PREFIX), the run gets queues of its own: on the shared default queues this process's
+ * single train/trace slot would also serve every other lineage still running on that server (an interrupted earlier
+ * run, a run started by another user of 127.0.0.1:7233), and this run's stages would wait minutes behind theirs.
+ */
+export function runQueuePrefix(option: string | undefined, workerHere: boolean, env: NodeJS.ProcessEnv = process.env): string {
+  if (!workerHere || option !== undefined || env.PLASTICITY_TASK_QUEUE_PREFIX?.trim()) return queuePrefix(option, env);
+  return `${DEFAULT_QUEUE_PREFIX}-run-${randomBytes(4).toString('hex')}`;
+}
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -60,15 +73,15 @@ export function register(program: Command): void {
     )
     .action(async (file: string | undefined, opts: RunOptions) => {
       const loaded = await loadRunConfig(file, opts.set ?? []);
-      const prefix = queuePrefix(opts.queuePrefix);
-      const queues = queuesFor(prefix);
       const log = (m: string) => process.stderr.write(`${m}\n`);
       log(`config ${loaded.source}: experiment ${loaded.config.name} (hash ${loaded.hash.slice(0, 8)}), store ${loaded.config.store}`);
       const session = await openSession({ detach: !!opts.detach, worker: opts.worker, log });
       try {
+        const prefix = runQueuePrefix(opts.queuePrefix, session.workerHere);
+        const queues = queuesFor(prefix);
         await session.provideWorker(prefix, queues);
         const started = await startLineage(session.client, loaded, { queues });
-        process.exitCode = await presentRun(session, started.workflowId, { detach: opts.detach, json: opts.json });
+        process.exitCode = await presentRun(session, started.workflowId, { detach: opts.detach, json: opts.json, queuePrefix: prefix });
       } finally {
         await session.close({ interrupted: process.exitCode === EXIT_INTERRUPTED });
       }

@@ -4,6 +4,7 @@ import type { LineageProgress } from '../../shared/lineage';
 import { progressEvents, type DiffState, type EndInfo, type StartInfo } from './events';
 import { chooseViewMode, terminalWidth, TtyRegion, useColor, writeEvents, type ViewMode } from './output';
 import { renderView } from './render';
+import { isTensorflowStartupNoise } from './tf-noise';
 
 export interface LineageViewOptions {
   mode?: ViewMode;
@@ -55,6 +56,7 @@ export function createLineageView(options: LineageViewOptions = {}): LineageView
       last = progress;
     },
     log(message) {
+      if (isTensorflowStartupNoise(message)) return;
       if (region) region.printAbove(message, frame);
       else writeEvents(stream, mode as 'lines' | 'json', [{ type: 'log', message }]);
     },

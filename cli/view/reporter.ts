@@ -7,6 +7,7 @@
 import { progressEvents, type DiffState } from './events';
 import { chooseViewMode, terminalWidth, TtyRegion, useColor, writeEvents, type ViewMode } from './output';
 import { renderStages, type ViewStage } from './render';
+import { isTensorflowStartupNoise } from './tf-noise';
 
 export interface ProgressUpdate {
   stage: string;
@@ -90,6 +91,7 @@ export function createProgressReporter(options: ProgressReporterOptions = {}): P
       emit(wasNew);
     },
     log(message) {
+      if (isTensorflowStartupNoise(message)) return;
       if (finished) return;
       if (region) region.printAbove(message, stages.length ? frame() : undefined);
       else writeEvents(stream, mode as 'lines' | 'json', [{ type: 'log', message }]);
