@@ -13,6 +13,8 @@ export interface StepReport {
   loss?: number;
   /** Store key of the newest durable checkpoint manifest. */
   checkpoint?: string;
+  /** What the step is doing now (e.g. a trace method's heads done and ETA); heartbeat details only. */
+  detail?: string;
 }
 
 export interface ProgressReporter {

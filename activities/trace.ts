@@ -8,6 +8,8 @@ import type { BackendPreference } from '../model/engine';
 import type { ArtifactStore } from '../store/artifact-store';
 import { runJob } from '../train/offthread';
 import type { TraceJobInput, TraceJobResult } from '../tracing/job';
+import type { TraceProgress } from '../tracing/stage';
+import { circuitFromConfig } from '../tracing/circuit-config';
 import type { StageRole } from '../tracing/results';
 import type { StageOutput } from '../shared/lineage';
 import type { ArtifactRef } from '../shared/types';
@@ -54,13 +56,19 @@ export function traceActivity(openStore: (url: string) => ArtifactStore, shutdow
           stage: input.label,
           role: input.role,
           ablation: input.trace.ablation,
-          circuit: input.trace.circuit ? {} : false,
+          circuit: input.trace.circuit ? (input.trace.circuits?.length ? { circuits: input.trace.circuits.map(circuitFromConfig) } : {}) : false,
+          ...(input.trace.memory_budget_mb !== undefined ? { memoryBudgetMB: input.trace.memory_budget_mb } : {}),
           outFile: path.join(workDir, 'trace.json'),
           ...(donorDir && input.donor ? { donorDir, donorStage: input.donor.label, cmapOutFile: path.join(workDir, 'cmap.json') } : {}),
         };
-        const result = await runJob<TraceJobResult, { done: number; total: number }>('trace', job, {
+        const result = await runJob<TraceJobResult, TraceProgress>('trace', job, {
           signal: stopSignal(ctx, shutdown),
-          onProgress: (p) => progress.report({ step: p.done, total: p.total }),
+          // Steps (methods) as whole numbers; inside a step, its share of items done (ETA over the stage follows).
+          onProgress: (p) => progress.report({
+            step: p.done + (p.item && p.item.total > 0 ? p.item.done / p.item.total : 0),
+            total: p.total,
+            detail: p.item ? `${p.step} ${p.item.done}/${p.item.total}${p.item.etaSeconds !== undefined ? `, ETA ${p.item.etaSeconds} s` : ''}` : p.step,
+          }),
         });
         if (result.status === 'cancelled' || !result.outFile) {
           await progress.flush();

@@ -160,6 +160,31 @@ export const CorruptSchema = z.union([
 ]);
 
 
+const HeadLabelSchema = z.string().regex(/^\d+\.\d+$/, { message: 'expected a head as "layer.head", e.g. "9.9"' });
+
+/** A configured circuit: heads as "L.H" (kept at every position) or {head, positions, class}. */
+export const CircuitConfigSchema = z
+  .object({
+    name: z.string().min(1),
+    heads: z
+      .array(
+        z.union([
+          HeadLabelSchema,
+          z
+            .object({
+              head: HeadLabelSchema,
+              /** Positions the head is kept at in F(C) (default all). */
+              positions: z.union([z.literal('all'), z.array(z.enum(['IO', 'S1', 'S1p1', 'S1+1', 'S2', 'END'])).min(1)]).optional(),
+              class: z.string().min(1).optional(),
+            })
+            .strict(),
+        ]),
+      )
+      .min(1),
+  })
+  .strict();
+export type CircuitConfig = z.infer<typeof CircuitConfigSchema>;
+
 export const TraceSchema = z
   .object({
     /** Head-score methods run on every traced checkpoint (tracing/stage.ts). */
@@ -177,6 +202,10 @@ export const TraceSchema = z
     circuit: z.boolean().default(true),
     /** Cross-model activation patching of each traced model with the previous one in the lineage. */
     cmap: z.boolean().default(true),
+    /** Memory (MB) for one block's activations over a batched patching pass: sets copies per pass (default 256). */
+    memory_budget_mb: z.number().positive().optional(),
+    /** Circuits evaluated on every traced model with trace.circuit (faithfulness, completeness, minimality). */
+    circuits: z.array(CircuitConfigSchema).optional(),
   })
   .strict();
 

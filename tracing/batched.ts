@@ -1,7 +1,9 @@
-// Batched patched forward passes: the base batch is tiled K times along the batch axis (copy k owns rows
-// [k·B, (k+1)·B)), each copy gets its own patch through a 0/1 mask over the batch axis, the pass starts at the
-// lowest patched layer from the base run's cached resid_pre, runs one layer at a time (only one layer's
-// activations are alive), and reads the logit difference at END directly from two unembedding rows.
+// The batched patching engine every method runs on (activation, path, knockout, circuit evaluation, CMAP): the
+// base batch is tiled K times along the batch axis (copy k owns rows [k·B, (k+1)·B)), each copy gets its own patch
+// through a 0/1 mask over the batch axis, the pass starts at the lowest patched layer from the base run's cached
+// resid_pre, runs one layer at a time (only one layer's activations are alive), runs the top block at END rows only
+// and reads the logit difference at END directly from two unembedding rows. Copies per pass follow the memory
+// budget (copiesFor); runVariants is the generic runner (a method supplies start layers and hook plans).
 import { tf } from '../model/engine';
 import { GPT2, HookFn, LM_HEAD, WTE } from '../model/gpt2';
 import { HOOK_LN_FINAL, hookName } from '../model/hook-names';
@@ -331,9 +333,78 @@ export function fitToBudget(model: GPT2, set: TraceBatch[], budgetMB: number, la
 export const DEFAULT_MEMORY_BUDGET_MB = 256;
 export const DEFAULT_MAX_COPIES = 64;
 
-/** Copies per pass that fit a memory budget (at least 1). */
-export function copiesFor(model: GPT2, batch: TraceBatch, budgetMB = DEFAULT_MEMORY_BUDGET_MB, maxCopies = DEFAULT_MAX_COPIES): number {
+/** Copies per pass that fit a memory budget (at least 1), capped by maxCopies and by maxRowsPerPass rows. */
+export function copiesFor(model: GPT2, batch: TraceBatch, budgetMB = DEFAULT_MEMORY_BUDGET_MB, maxCopies = DEFAULT_MAX_COPIES, maxRowsPerPass?: number): number {
   if (!(budgetMB > 0)) throw new Error(`memoryBudgetMB: expected a positive number, got ${budgetMB}`);
   if (!(Number.isInteger(maxCopies) && maxCopies >= 1)) throw new Error(`maxCopies: expected a positive integer, got ${maxCopies}`);
-  return Math.max(1, Math.min(maxCopies, Math.floor((budgetMB * 2 ** 20) / bytesPerCopyLayer(model, batch.n, batch.T))));
+  if (maxRowsPerPass !== undefined && !(maxRowsPerPass >= 1)) throw new Error(`maxRowsPerPass: expected a positive number, got ${maxRowsPerPass}`);
+  const byRows = maxRowsPerPass === undefined ? Infinity : Math.floor(maxRowsPerPass / batch.n);
+  return Math.max(1, Math.min(maxCopies, byRows, Math.floor((budgetMB * 2 ** 20) / bytesPerCopyLayer(model, batch.n, batch.T))));
 }
+
+/** Pass sizing every method accepts (trace.memory_budget_mb and friends). */
+export interface PassOptions {
+  /** Memory for one block's activations over all copies of a pass (default 256 MB); also splits oversized batches. */
+  memoryBudgetMB?: number;
+  maxCopies?: number;
+  /** Upper bound on rows (copies × prompts) per pass. */
+  maxRowsPerPass?: number;
+}
+
+export interface VariantRunOptions extends PassOptions {
+  count: number;
+  /** Lowest layer variant v changes: its passes start there from the base run's resid_pre (default 0). */
+  startLayerOf?: (v: number) => number;
+  /** The base run's resid_pre at a layer, [B, T, d]. */
+  residPreAt: (layer: number) => tf.Tensor;
+  /** The hook plans of one pass over the given variants (copy k = variants[k]); their masks cover k·B rows. */
+  plansFor: (variants: number[]) => Record<string, HookPlan[]>;
+  /** After each pass: variants done of count. */
+  onPass?: (done: number, count: number) => void;
+}
+
+/**
+ * Per-variant per-prompt logit differences (length B each, in variant order): variants sorted by start layer, up to
+ * copiesFor() of the same start layer per tiled pass.
+ */
+export function runVariants(model: GPT2, batch: TraceBatch, o: VariantRunOptions): Float32Array[] {
+  const B = batch.n;
+  const L = model.config.n_layer;
+  const k = copiesFor(model, batch, o.memoryBudgetMB, o.maxCopies, o.maxRowsPerPass);
+  const start = (v: number) => o.startLayerOf?.(v) ?? 0;
+  const order = [...Array(o.count).keys()].sort((a, b) => start(a) - start(b) || a - b);
+  const out: Float32Array[] = new Array(o.count);
+  let done = 0;
+  for (let i = 0; i < order.length; ) {
+    let j = i + 1;
+    while (j < order.length && j - i < k && start(order[j]) === start(order[i])) j++;
+    const chunk = order.slice(i, j);
+    i = j;
+    const layer = start(chunk[0]);
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < L)) throw new Error(`runVariants: variant ${chunk[0]} starts at layer ${layer}, outside [0, ${L})`);
+    const { ld } = tiledPass(model, { batch, copies: chunk.length, residPre: o.residPreAt(layer), startLayer: layer, plans: o.plansFor(chunk) });
+    chunk.forEach((v, c) => (out[v] = ld!.slice(c * B, (c + 1) * B)));
+    done += chunk.length;
+    o.onPass?.(done, o.count);
+  }
+  return out;
+}
+
+export function disposeAll(cache: Record<string, tf.Tensor> | tf.Tensor[]): void {
+  for (const t of Object.values(cache)) t.dispose();
+}
+
+/** Prompt-weighted mean over batches of per-prompt values. */
+export function meanOver(perBatch: ArrayLike<number>[]): number {
+  let sum = 0;
+  let n = 0;
+  for (const a of perBatch) {
+    for (let i = 0; i < a.length; i++) sum += a[i];
+    n += a.length;
+  }
+  if (n === 0) throw new Error('mean over prompts: the trace set is empty');
+  return sum / n;
+}
+
+/** Progress of a method in its own units (heads, specs, …), for the stage's progress callback. */
+export type ItemProgress = (done: number, total: number) => void;

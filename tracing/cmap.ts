@@ -3,12 +3,14 @@
 //   ΔCMAP = F_A[c←B] − F_A,   normalised = (F_A[c←B] − F_A) / (F_B − F_A)
 import { tf } from '../model/engine';
 import { ModelConfig } from '../model/config';
-import { GPT2, HookFn } from '../model/gpt2';
+import { GPT2 } from '../model/gpt2';
 import { hookName } from '../model/hook-names';
 import { TraceBatch, TraceSet, totalPrompts } from './batch';
 import { allHeads, checkHead, HeadRef, headLabel } from './heads';
 import { makeScores, Scores } from './scores';
-import { cachedRun, disposeAll, meanOver, PassOptions, residPreNames, runVariants, tileRows } from './variants';
+import {
+  DEFAULT_MEMORY_BUDGET_MB, HookPlan, ItemProgress, PassOptions, RunCache, cacheRun, checkBatch, disposeAll, fitToBudget, meanOver, residPreNames, runVariants,
+} from './batched';
 
 export type CmapKind = 'z' | 'q' | 'k' | 'v' | 'pattern';
 export const CMAP_KINDS: readonly CmapKind[] = ['z', 'q', 'k', 'v', 'pattern'];
@@ -20,8 +22,10 @@ export const CMAP_NORMALISED = '(F_A[c<-B] - F_A) / (F_B - F_A)';
 const HOOK_OF: Record<CmapKind, (l: number) => string> = { z: hookName.z, q: hookName.q, k: hookName.k, v: hookName.v, pattern: hookName.pattern };
 
 export type CmapOptions = PassOptions & {
-  /** After each prompt batch: batches done of all. */
-  onProgress?: (done: number, total: number) => void;
+  /** Variant evaluations (variants × prompt batches) done of all, after every pass. */
+  onProgress?: ItemProgress;
+  /** Both models' clean runs cached once (prepareCmap) and shared by several sweeps; the caller disposes them. */
+  caches?: CmapCaches;
 };
 
 export interface CmapSetSpec {
@@ -94,63 +98,83 @@ function variantOf(spec: CmapSetSpec, c: ModelConfig): Variant {
   return { patches, freezeNonEnd: !!spec.freezeNonEnd, startLayer: Math.min(...byLayer.keys()) };
 }
 
-/** Donor activations, receiver resid_pre / clean z and both models' LDs for one batch. */
-interface BatchCaches {
-  batch: TraceBatch;
-  donor: Record<string, tf.Tensor>;
-  receiver: Record<string, tf.Tensor>;
-  fA: Float32Array;
-  fB: Float32Array;
+/** Donor activations, receiver resid_pre / clean z and both models' LDs, per prompt batch. */
+export interface CmapCaches {
+  batches: { batch: TraceBatch; donor: RunCache; receiver: RunCache }[];
+  kinds: Set<CmapKind>;
+  freeze: boolean;
+  dispose(): void;
+}
+
+/** Caches what CMAP variants of these kinds need (every layer), on both models' clean runs of the set. */
+export function prepareCmap(receiver: GPT2, donor: GPT2, input: TraceSet, kinds: Iterable<CmapKind>, freeze: boolean, o: PassOptions = {}): CmapCaches {
+  checkSameArchitecture(receiver.config, donor.config);
+  if (totalPrompts(input) === 0) throw new Error('cmap: the trace set has no prompts');
+  const L = receiver.config.n_layer;
+  const kindSet = new Set(kinds);
+  const donorNames = [...kindSet].flatMap((k) => [...Array(L).keys()].map((l) => HOOK_OF[k](l)));
+  const receiverNames = [...residPreNames(L), ...(freeze ? [...Array(L).keys()].map((l) => hookName.z(l)) : [])];
+  const batches: CmapCaches['batches'] = [];
+  const dispose = () => batches.forEach((c) => (disposeAll(c.donor.cache), disposeAll(c.receiver.cache)));
+  try {
+    for (const batch of fitToBudget(receiver, input, o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB)) {
+      checkBatch(receiver, batch);
+      const d = cacheRun(donor, batch, 'clean', donorNames);
+      batches.push({ batch, donor: d, receiver: cacheRun(receiver, batch, 'clean', receiverNames) });
+    }
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+  return { batches, kinds: kindSet, freeze, dispose };
 }
 
 /** Evaluates many CMAP variants, batched; returns per-variant mean patched LD and the two baselines. */
 async function runCmap(receiver: GPT2, donor: GPT2, set: TraceSet, variants: Variant[], opts: CmapOptions): Promise<{ fA: number; fB: number; patched: number[] }> {
-  checkSameArchitecture(receiver.config, donor.config);
-  if (totalPrompts(set) === 0) throw new Error('cmap: the trace set has no prompts');
-  const L = receiver.config.n_layer;
-  const kinds = new Set(variants.flatMap((v) => v.patches.map((p) => p.kind)));
-  const donorNames = [...kinds].flatMap((k) => [...Array(L).keys()].map((l) => HOOK_OF[k](l)));
+  const kinds = variants.flatMap((v) => v.patches.map((p) => p.kind));
   const freeze = variants.some((v) => v.freezeNonEnd);
-  const receiverNames = [...residPreNames(L), ...(freeze ? [...Array(L).keys()].map((l) => hookName.z(l)) : [])];
-  const perVariant: Float32Array[][] = variants.map(() => []);
-  const fA: Float32Array[] = [];
-  const fB: Float32Array[] = [];
-  for (const batch of set) {
-    const d = await cachedRun(donor, batch, 'clean', donorNames);
-    const r = await cachedRun(receiver, batch, 'clean', receiverNames);
-    const caches: BatchCaches = { batch, donor: d.cache, receiver: r.cache, fA: r.ld, fB: d.ld };
-    try {
-      fA.push(r.ld);
-      fB.push(d.ld);
-      const lds = await runVariants(receiver, batch, {
+  const shared = opts.caches;
+  if (shared && (kinds.some((k) => !shared.kinds.has(k)) || (freeze && !shared.freeze))) {
+    throw new Error(`cmap: the shared caches hold kinds ${[...shared.kinds].join(', ')}${shared.freeze ? ' (+ frozen z)' : ''}; these variants need ${[...new Set(kinds)].join(', ')}${freeze ? ' (+ frozen z)' : ''}`);
+  }
+  const caches = shared ?? prepareCmap(receiver, donor, set, kinds, freeze, opts);
+  try {
+    const perVariant: Float32Array[][] = variants.map(() => []);
+    const total = variants.length * caches.batches.length;
+    let done = 0;
+    for (const c of caches.batches) {
+      const base = done;
+      const lds = runVariants(receiver, c.batch, {
         count: variants.length,
         startLayerOf: (v) => variants[v].startLayer,
-        residPreAt: (l) => caches.receiver[hookName.residPre(l)],
-        hooksFor: (vs) => cmapHooks(receiver.config, caches, vs.map((v) => variants[v])),
+        residPreAt: (l) => c.receiver.cache[hookName.residPre(l)],
+        plansFor: (vs) => cmapPlans(receiver.config, c, vs.map((v) => variants[v])),
         maxRowsPerPass: opts.maxRowsPerPass,
         memoryBudgetMB: opts.memoryBudgetMB,
+        maxCopies: opts.maxCopies,
+        onPass: (d) => opts.onProgress?.(base + d, total),
       });
+      done += variants.length;
       lds.forEach((x, v) => perVariant[v].push(x));
-    } finally {
-      disposeAll(d.cache);
-      disposeAll(r.cache);
+      await new Promise<void>((r) => setImmediate(r)); // let a heartbeat or cancel through between batches
     }
-    opts.onProgress?.(fA.length, set.length);
+    return { fA: meanOver(caches.batches.map((c) => c.receiver.ld)), fB: meanOver(caches.batches.map((c) => c.donor.ld)), patched: perVariant.map((a) => meanOver(a)) };
+  } finally {
+    if (!shared) caches.dispose();
   }
-  return { fA: meanOver(fA), fB: meanOver(fB), patched: perVariant.map((a) => meanOver(a)) };
 }
 
-/** Hook functions applying each variant's patches to its rows of the tiled batch. */
-function cmapHooks(c: ModelConfig, caches: BatchCaches, variants: Variant[]): Record<string, HookFn> {
+/** Hook plans applying each variant's patches to its rows of the tiled batch (then the non-END freeze). */
+function cmapPlans(c: ModelConfig, caches: CmapCaches['batches'][number], variants: Variant[]): Record<string, HookPlan[]> {
   const { n: B, T } = caches.batch;
   const H = c.n_head;
   const k = variants.length;
-  const byHook = new Map<string, { kind: CmapKind; layer: number; mask: Float32Array }>();
+  const byHook = new Map<string, Float32Array>();
   variants.forEach((v, j) => {
     for (const p of v.patches) {
       const name = HOOK_OF[p.kind](p.layer);
-      if (!byHook.has(name)) byHook.set(name, { kind: p.kind, layer: p.layer, mask: new Float32Array(k * B * T * H) });
-      const mask = byHook.get(name)!.mask;
+      if (!byHook.has(name)) byHook.set(name, new Float32Array(k * B * T * H));
+      const mask = byHook.get(name)!;
       for (let b = 0; b < B; b++) {
         const row = j * B + b;
         const positions = p.positions === 'all' ? [...Array(T).keys()] : [caches.batch.end[b]];
@@ -164,37 +188,24 @@ function cmapHooks(c: ModelConfig, caches: BatchCaches, variants: Variant[]): Re
       }
     }
   });
-  const hooks: Record<string, HookFn> = {};
-  for (const [name, { kind, mask }] of byHook) {
-    hooks[name] = (value) => {
-      const shape = kind === 'pattern' ? [k * B, H, T, 1] : [k * B, T, H, 1];
-      const m = tf.tensor(mask, shape);
-      const src = tileRows(caches.donor[name], k);
-      return tf.add(tf.mul(value, tf.sub(1, m)), tf.mul(src, m));
-    };
-  }
+  const plans: Record<string, HookPlan[]> = {};
+  for (const [name, mask] of byHook) plans[name] = [{ source: caches.donor.cache[name], mask }];
   if (variants.some((v) => v.freezeNonEnd)) {
     // Reset z at non-END positions to the receiver's clean z, in the rows of variants that ask for it, from their first patched layer on.
     for (let l = 0; l < c.n_layer; l++) {
-      const frozen = new Float32Array(k * B * T);
+      const frozen = new Float32Array(k * B * T * H);
       let any = false;
       variants.forEach((v, j) => {
         if (!v.freezeNonEnd || l < v.startLayer) return;
         any = true;
-        for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) if (t !== caches.batch.end[b]) frozen[(j * B + b) * T + t] = 1;
+        for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) if (t !== caches.batch.end[b]) frozen.fill(1, ((j * B + b) * T + t) * H, ((j * B + b) * T + t + 1) * H);
       });
       if (!any) continue;
       const name = hookName.z(l);
-      const patch = hooks[name];
-      hooks[name] = (value, n) => {
-        const patched = patch ? (patch(value, n) as tf.Tensor) : value;
-        const m = tf.tensor4d(frozen, [k * B, T, 1, 1]);
-        const clean = tileRows(caches.receiver[name], k);
-        return tf.add(tf.mul(patched, tf.sub(1, m)), tf.mul(clean, m));
-      };
+      (plans[name] ??= []).push({ source: caches.receiver.cache[name], mask: frozen });
     }
   }
-  return hooks;
+  return plans;
 }
 
 const normalise = (patched: number, fA: number, fB: number) => (fB === fA ? NaN : (patched - fA) / (fB - fA));

@@ -9,7 +9,7 @@ import type { ThreadJobHandlers } from '../train/offthread';
 import { TraceSet } from './batch';
 import { CircuitSettings, TRACE_METHODS, TraceMethod, traceStage } from './stage';
 import { GPT2_SMALL_HEAD_CLASSES, HEAD_CLASS_POSITIONS, HeadClass, isGpt2SmallShaped } from './circuit';
-import { CMAP_KINDS, CmapKind, CmapOptions, CmapPositions, cmapHeads, cmapSets, CmapSetSpec } from './cmap';
+import { CMAP_KINDS, CmapKind, CmapOptions, CmapPositions, cmapHeads, cmapSets, CmapSetSpec, prepareCmap } from './cmap';
 import { parseHead } from './heads';
 import { ioiTraceSet, PromptSpec } from './ioi-set';
 import { ABLATIONS, Ablation } from './knockout';
@@ -87,23 +87,36 @@ export async function cmapPair(receiver: GPT2, donor: GPT2, set: TraceSet, names
   const sweeps: CmapPair['sweeps'] = {};
   let fReceiver = NaN;
   let fDonor = NaN;
-  for (const kind of s.kinds ?? ['z']) {
-    for (const positions of s.positions ?? (['all', 'END'] as CmapPositions[])) {
-      const r = await cmapHeads(receiver, donor, set, { ...opts, kind, positions });
-      fReceiver = r.fReceiver;
-      fDonor = r.fDonor;
-      sweeps[`${kind}@${positions}`] = { kind, positions, delta: scoresToJson(r.delta), normalised: scoresToJson(r.normalised) };
-    }
-  }
   const specs: CmapSetSpec[] = s.sets
     ? s.sets.map((x) => ({ ...x, heads: x.heads.map(parseHead) }))
     : defaultCmapSets(receiver);
-  const sets = specs.length ? await cmapSets(receiver, donor, set, specs, opts) : [];
-  if (sets.length) {
-    fReceiver = sets[0].fReceiver;
-    fDonor = sets[0].fDonor;
+  const kinds = s.kinds ?? ['z'];
+  const positionsList = s.positions ?? (['all', 'END'] as CmapPositions[]);
+  // Both models' clean runs once for every sweep and set; progress counts variant evaluations over all of them.
+  const caches = opts.caches ?? prepareCmap(receiver, donor, set, [...kinds, ...specs.flatMap((x) => x.kinds)], specs.some((x) => x.freezeNonEnd), opts);
+  const nHeads = receiver.config.n_layer * receiver.config.n_head;
+  const total = (kinds.length * positionsList.length * nHeads + specs.length) * caches.batches.length;
+  let before = 0;
+  const progress = (d: number) => opts.onProgress?.(before + d, total);
+  try {
+    for (const kind of kinds) {
+      for (const positions of positionsList) {
+        const r = await cmapHeads(receiver, donor, set, { ...opts, caches, kind, positions, onProgress: progress });
+        before += nHeads * caches.batches.length;
+        fReceiver = r.fReceiver;
+        fDonor = r.fDonor;
+        sweeps[`${kind}@${positions}`] = { kind, positions, delta: scoresToJson(r.delta), normalised: scoresToJson(r.normalised) };
+      }
+    }
+    const sets = specs.length ? await cmapSets(receiver, donor, set, specs, { ...opts, caches, onProgress: progress }) : [];
+    if (sets.length) {
+      fReceiver = sets[0].fReceiver;
+      fDonor = sets[0].fDonor;
+    }
+    return { schema: 'plasticity.cmap', version: RESULTS_VERSION, receiver: names.receiver, donor: names.donor, fReceiver, fDonor, sweeps, sets };
+  } finally {
+    if (!opts.caches) caches.dispose();
   }
-  return { schema: 'plasticity.cmap', version: RESULTS_VERSION, receiver: names.receiver, donor: names.donor, fReceiver, fDonor, sweeps, sets };
 }
 
 function writeJson(file: string, value: unknown): void {
@@ -146,7 +159,17 @@ export async function runTraceJob(input: TraceJobInput, handlers?: ThreadJobHand
         throw new DeterministicError(`trace job: donor ${input.donorDir} uses ${donor.vocab.describe()} but the model uses ${loaded.vocab.describe()}; CMAP needs the same tokens`);
       }
       const t0 = performance.now();
-      const pair = await cmapPair(loaded.model, donor.model, set, { receiver: stage, donor: input.donorStage ?? path.basename(path.resolve(input.donorDir)) }, input.cmap, { maxRowsPerPass: input.maxRowsPerPass, memoryBudgetMB: input.memoryBudgetMB });
+      const steps = (trace.settings.methods as string[]).length + (trace.settings.circuit === false ? 1 : 2) + 1;
+      let last = 0;
+      const onProgress = (d: number, t: number) => {
+        const now = performance.now();
+        if (d < t && now - last < 1000) return;
+        last = now;
+        const etaSeconds = d > 0 ? Math.round(((t - d) * (now - t0)) / d / 1000) : undefined;
+        handlers?.onProgress({ stage, step: 'cmap', done: steps - 1, total: steps, item: { done: d, total: t, ...(etaSeconds !== undefined ? { etaSeconds } : {}) } });
+      };
+      const pair = await cmapPair(loaded.model, donor.model, set, { receiver: stage, donor: input.donorStage ?? path.basename(path.resolve(input.donorDir)) }, input.cmap,
+        { maxRowsPerPass: input.maxRowsPerPass, memoryBudgetMB: input.memoryBudgetMB, onProgress });
       result.timingsMs = { ...result.timingsMs, cmap: performance.now() - t0 };
       result.cmapOutFile = input.cmapOutFile ?? input.outFile.replace(/(\.json)?$/, '.cmap.json');
       writeJson(result.cmapOutFile, pair);

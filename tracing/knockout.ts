@@ -1,13 +1,15 @@
 // Knockout: ablate attention heads' outputs z (before W_O) and measure the mean logit difference (ioi-paper §3.4, §6.2).
 // Mean ablation uses the mean of z over the reference (p_ABC) prompts per template, per position (Wang et al.).
 import { tf } from '../model/engine';
-import { GPT2, HookFn } from '../model/gpt2';
+import { GPT2 } from '../model/gpt2';
 import { hookName } from '../model/hook-names';
 import { Rng } from '../ioi/rng';
 import { TraceBatch, TraceSet, totalPrompts } from './batch';
+import {
+  DEFAULT_MEMORY_BUDGET_MB, HookPlan, ItemProgress, PassOptions, PreparedBatch, disposePrepared, fitToBudget, meanOver, prepareBatch, runVariants,
+} from './batched';
 import { allHeads, checkHead, HeadRef, PositionSpec, rowPositions } from './heads';
 import { makeScores, Scores } from './scores';
-import { cachedRun, disposeAll, meanOver, PassOptions, residPreNames, runVariants, tileRows } from './variants';
 
 export type Ablation = 'mean' | 'zero' | 'resample';
 export const ABLATIONS: readonly Ablation[] = ['mean', 'zero', 'resample'];
@@ -29,8 +31,13 @@ export interface KnockoutOptions extends PassOptions {
   means?: AblationMeans;
   /** For resample ablation: seed of the choice of the replacement prompt (default 0). */
   seed?: number;
-  /** After each prompt batch of a meanLD call: batches done of all. */
-  onProgress?: (done: number, total: number) => void;
+  /** During a meanLD call: spec evaluations (specs × prompt batches) done of all, after every pass. */
+  onProgress?: ItemProgress;
+  /**
+   * The set's clean and corrupt runs already cached (every resid_pre; every z of the ablation source for mean and
+   * resample ablation), e.g. shared by a trace stage; the caller keeps ownership. `set` is then these batches.
+   */
+  prepared?: PreparedBatch[];
 }
 
 /** Per-group mean of z: one [T, H, D] tensor per layer, for each (template, length, positions) group. */
@@ -67,12 +74,23 @@ const zNames = (nLayer: number) => [...Array(nLayer).keys()].map((l) => hookName
 /** Means of every head's z over the set's corrupt (default) or clean prompts, per template group and position. */
 export async function computeAblationMeans(model: GPT2, set: TraceSet, source: 'corrupt' | 'clean' = 'corrupt'): Promise<AblationMeans> {
   const L = model.config.n_layer;
+  const prepared: PreparedBatch[] = [];
+  try {
+    for (const b of set) prepared.push(prepareBatch(model, b, zNames(L)));
+    return ablationMeansOf(prepared, source, L);
+  } finally {
+    prepared.forEach(disposePrepared);
+  }
+}
+
+/** computeAblationMeans from cached runs (their `source` caches must hold every layer's z at every position). */
+export function ablationMeansOf(prepared: readonly PreparedBatch[], source: 'corrupt' | 'clean', L: number): AblationMeans {
   const sums = new Map<string, { count: number; perLayer: tf.Tensor[] }>();
-  for (const batch of set) {
-    const { cache } = await cachedRun(model, batch, source, zNames(L));
-    for (const [key, rows] of groupRows(batch)) {
+  for (const p of prepared) {
+    const cache = p[source].cache;
+    for (const [key, rows] of groupRows(p.batch)) {
       const idx = tf.tensor1d(rows, 'int32');
-      const perLayer = [...Array(L).keys()].map((l) => tf.tidy(() => tf.sum(tf.gather(cache[hookName.z(l)], idx), 0)));
+      const perLayer = [...Array(L).keys()].map((l) => tf.tidy(() => tf.sum(tf.gather(zOf(cache, l), idx), 0)));
       idx.dispose();
       const prev = sums.get(key);
       if (!prev) sums.set(key, { count: rows.length, perLayer });
@@ -86,7 +104,6 @@ export async function computeAblationMeans(model: GPT2, set: TraceSet, source: '
         prev.count += rows.length;
       }
     }
-    disposeAll(cache);
   }
   for (const g of sums.values()) {
     g.perLayer = g.perLayer.map((s) => {
@@ -105,13 +122,17 @@ export async function computeAblationMeans(model: GPT2, set: TraceSet, source: '
   };
 }
 
-/** One batch's fixed data: clean resid_pre per layer (to skip unchanged layers) and the replacement values. */
+function zOf(cache: Record<string, tf.Tensor>, l: number): tf.Tensor {
+  const z = cache[hookName.z(l)];
+  if (!z || z.shape[1] === 1) throw new Error(`knockout: the cached run has no full-length '${hookName.z(l)}' (needed for mean/resample ablation)`);
+  return z;
+}
+
+/** One batch's cached runs and the replacement values. */
 interface BatchState {
-  batch: TraceBatch;
-  cleanLd: Float32Array;
-  residPre: Record<string, tf.Tensor>;
-  /** Replacement z per layer, [B, T, H, D] (absent for zero ablation). */
-  replacement?: tf.Tensor[];
+  prepared: PreparedBatch;
+  /** Replacement z per layer, [B, T, H, D] (zeros for zero ablation). */
+  replacement: tf.Tensor[];
 }
 
 /** Ablation machinery for one model and trace set: evaluates many knockout specs, batched. Call dispose(). */
@@ -122,87 +143,98 @@ export class Knockout {
     readonly set: TraceSet,
     private readonly states: BatchState[],
     private readonly opts: KnockoutOptions,
-    private readonly ownedMeans?: AblationMeans,
+    private readonly owned: { means?: AblationMeans; prepared?: PreparedBatch[] },
   ) {
     this.ablation = opts.ablation ?? 'mean';
   }
 
-  static async create(model: GPT2, set: TraceSet, opts: KnockoutOptions = {}): Promise<Knockout> {
+  static async create(model: GPT2, input: TraceSet, opts: KnockoutOptions = {}): Promise<Knockout> {
     const ablation = opts.ablation ?? 'mean';
     if (!ABLATIONS.includes(ablation)) throw new Error(`knockout.ablation: expected one of ${ABLATIONS.join(', ')}, got ${JSON.stringify(ablation)}`);
-    if (totalPrompts(set) === 0) throw new Error('knockout: the trace set has no prompts');
+    if ((opts.prepared ? opts.prepared.length : totalPrompts(input)) === 0) throw new Error('knockout: the trace set has no prompts');
     const L = model.config.n_layer;
-    const owned = ablation === 'mean' && !opts.means ? await computeAblationMeans(model, set, 'corrupt') : undefined;
-    const means = opts.means ?? owned;
-    const states: BatchState[] = [];
+    const ownPrepared = opts.prepared
+      ? undefined
+      : fitToBudget(model, input, opts.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB).map((b) => prepareBatch(model, b, ablation === 'zero' ? [] : zNames(L)));
+    const prepared = opts.prepared ?? ownPrepared!;
+    const set = prepared.map((p) => p.batch);
+    const ownMeans = ablation === 'mean' && !opts.means ? ablationMeansOf(prepared, 'corrupt', L) : undefined;
+    const means = opts.means ?? ownMeans;
     const rng = new Rng(opts.seed ?? 0);
-    for (const batch of set) {
-      const { cache, ld } = await cachedRun(model, batch, 'clean', residPreNames(L));
-      let replacement: tf.Tensor[] | undefined;
-      if (ablation === 'mean') replacement = meanReplacement(batch, means!, L);
-      else if (ablation === 'resample') replacement = await resampleReplacement(model, batch, rng);
-      states.push({ batch, cleanLd: ld, residPre: cache, replacement });
-    }
-    return new Knockout(model, set, states, { ...opts, ablation }, owned);
+    const states: BatchState[] = prepared.map((p) => {
+      const { n: B, T } = p.batch;
+      const { n_head: H, d_head: D } = model.config;
+      let replacement: tf.Tensor[];
+      if (ablation === 'mean') replacement = meanReplacement(p.batch, means!, L);
+      else if (ablation === 'resample') replacement = resampleReplacement(p, rng, L);
+      else {
+        const zeros = tf.zeros([B, T, H, D]);
+        replacement = Array(L).fill(zeros);
+      }
+      return { prepared: p, replacement };
+    });
+    return new Knockout(model, set, states, { ...opts, ablation }, { means: ownMeans, prepared: ownPrepared });
   }
 
   /** F(M): mean logit difference of the unablated model. */
   fullModel(): number {
-    return meanOver(this.states.map((s) => s.cleanLd));
+    return meanOver(this.states.map((s) => s.prepared.clean.ld));
   }
 
   /** Mean logit difference over the set for each spec (several specs per forward pass). */
   async meanLD(specs: readonly KnockoutSpec[]): Promise<number[]> {
     const perSpec: Float32Array[][] = specs.map(() => []);
-    for (const [bi, st] of this.states.entries()) {
-      const resolved = specs.map((s) => resolveSpec(this.model, st.batch, s));
-      const active = resolved.map((_, i) => i).filter((i) => resolved[i].startLayer < this.model.config.n_layer);
-      for (const i of resolved.keys()) if (!active.includes(i)) perSpec[i].push(st.cleanLd);
+    const L = this.model.config.n_layer;
+    const total = specs.length * this.states.length;
+    let done = 0;
+    for (const st of this.states) {
+      const { batch, clean } = st.prepared;
+      const resolved = specs.map((s) => resolveSpec(this.model, batch, s));
+      const active = resolved.map((_, i) => i).filter((i) => resolved[i].startLayer < L);
+      for (const i of resolved.keys()) if (!active.includes(i)) perSpec[i].push(clean.ld);
+      done += specs.length - active.length;
       if (!active.length) continue;
-      const lds = await runVariants(this.model, st.batch, {
+      const base = done;
+      const lds = runVariants(this.model, batch, {
         count: active.length,
         startLayerOf: (v) => resolved[active[v]].startLayer,
-        residPreAt: (l) => st.residPre[hookName.residPre(l)],
-        hooksFor: (variants) => this.hooks(st, variants.map((v) => resolved[active[v]])),
+        residPreAt: (l) => clean.cache[hookName.residPre(l)],
+        plansFor: (variants) => this.plans(st, variants.map((v) => resolved[active[v]])),
         maxRowsPerPass: this.opts.maxRowsPerPass,
         memoryBudgetMB: this.opts.memoryBudgetMB,
+        maxCopies: this.opts.maxCopies,
+        onPass: (d) => this.opts.onProgress?.(base + d, total),
       });
+      done += active.length;
       active.forEach((i, v) => perSpec[i].push(lds[v]));
-      this.opts.onProgress?.(bi + 1, this.states.length); // (a batch no spec touches is skipped silently)
+      await new Promise<void>((r) => setImmediate(r)); // let a heartbeat or cancel through between batches
     }
     return perSpec.map((arrs) => meanOver(arrs));
   }
 
-  private hooks(st: BatchState, variants: ResolvedSpec[]): Record<string, HookFn> {
+  /** Per layer: z ← replacement where a copy's spec ablates (row, position, head), else its own value. */
+  private plans(st: BatchState, variants: ResolvedSpec[]): Record<string, HookPlan[]> {
     const c = this.model.config;
-    const { n: B, T } = st.batch;
+    const { n: B, T } = st.prepared.batch;
     const H = c.n_head;
-    const hooks: Record<string, HookFn> = {};
+    const plans: Record<string, HookPlan[]> = {};
+    const cells = B * T * H;
     for (let l = 0; l < c.n_layer; l++) {
       if (variants.every((v) => !v.keepMask[l])) continue;
-      const keep = new Float32Array(variants.length * B * T * H);
+      const ablate = new Float32Array(variants.length * cells);
       variants.forEach((v, j) => {
-        if (v.keepMask[l]) keep.set(v.keepMask[l]!, j * B * T * H);
-        else keep.fill(1, j * B * T * H, (j + 1) * B * T * H);
+        const keep = v.keepMask[l];
+        if (keep) for (let i = 0; i < cells; i++) ablate[j * cells + i] = 1 - keep[i];
       });
-      const layer = l;
-      hooks[hookName.z(l)] = (z) => {
-        const mask = tf.tensor4d(keep, [variants.length * B, T, H, 1]);
-        const kept = tf.mul(z, mask);
-        if (!st.replacement) return kept;
-        const repl = tileRows(st.replacement[layer], variants.length);
-        return tf.add(kept, tf.mul(repl, tf.sub(1, mask)));
-      };
+      plans[hookName.z(l)] = [{ source: st.replacement[l], mask: ablate }];
     }
-    return hooks;
+    return plans;
   }
 
   dispose(): void {
-    for (const st of this.states) {
-      disposeAll(st.residPre);
-      st.replacement?.forEach((t) => t.dispose());
-    }
-    this.ownedMeans?.dispose();
+    for (const st of this.states) tf.dispose([...new Set(st.replacement)]);
+    this.owned.means?.dispose();
+    this.owned.prepared?.forEach(disposePrepared);
   }
 }
 
@@ -247,7 +279,8 @@ function meanReplacement(batch: TraceBatch, means: AblationMeans, L: number): tf
 }
 
 /** Each row's z replaced by the corrupt-run z of a random other prompt of its group (itself if alone). */
-async function resampleReplacement(model: GPT2, batch: TraceBatch, rng: Rng): Promise<tf.Tensor[]> {
+function resampleReplacement(p: PreparedBatch, rng: Rng, L: number): tf.Tensor[] {
+  const batch = p.batch;
   const src = new Int32Array(batch.n);
   for (const rows of groupRows(batch).values()) {
     rows.forEach((b) => {
@@ -259,12 +292,9 @@ async function resampleReplacement(model: GPT2, batch: TraceBatch, rng: Rng): Pr
       }
     });
   }
-  const L = model.config.n_layer;
-  const { cache } = await cachedRun(model, batch, 'corrupt', zNames(L));
   const idx = tf.tensor1d(src, 'int32');
-  const out = [...Array(L).keys()].map((l) => tf.gather(cache[hookName.z(l)], idx));
+  const out = [...Array(L).keys()].map((l) => tf.gather(zOf(p.corrupt.cache, l), idx));
   idx.dispose();
-  disposeAll(cache);
   return out;
 }
 

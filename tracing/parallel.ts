@@ -34,6 +34,13 @@ export interface ParallelOptions {
    * caller's event loop stays free (it only prepares the clean/corrupt runs and merges).
    */
   callerComputes?: boolean;
+  /**
+   * The set's clean and corrupt runs already cached (e.g. shared by a trace stage; they must hold the target's
+   * hooks); the caller keeps ownership. Workers cache their own from the same batches.
+   */
+  prepared?: PreparedBatch[];
+  /** Components done of all (single-thread sweeps: after every pass). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The weights of a model in one SharedArrayBuffer (float32, paramShapes order): every thread reads the same bytes. */
@@ -260,7 +267,8 @@ export async function activationPatchingParallel(model: GPT2, input: TraceSet | 
   const threads = backend === 'tensorflow' ? 1 : Math.min(requested, layers.length);
   const t0 = performance.now();
   if (threads <= 1 && callerComputes) {
-    const r = await activationPatching(model, input, o);
+    const sweep = p.onProgress ? { onProgress: p.onProgress } : undefined;
+    const r = p.prepared ? await activationPatchingPrepared(model, p.prepared, { ...o, sweep }) : await activationPatching(model, input, { ...o, sweep });
     const note = backend === 'tensorflow' && requested > 1 ? 'the tensorflow backend uses every core itself: one thread' : undefined;
     const perThread = [{ thread: 0, layers: layers.map((_, i) => i), setupMs: 0, computeMs: performance.now() - t0, cpuMs: null }];
     return { ...r, parallel: { threads: 1, backend, perThread, ...(note ? { note } : {}) } };
@@ -268,7 +276,7 @@ export async function activationPatchingParallel(model: GPT2, input: TraceSet | 
 
   const tMain = performance.now();
   const c0 = threadCpuMs(); // this thread's setup: weights to share, clean/corrupt runs
-  const set = fitToBudget(model, asSet(input), o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB);
+  const set = p.prepared ? p.prepared.map((x) => x.batch) : fitToBudget(model, asSet(input), o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB);
   // Claim order: by start layer, low (expensive) first; ties keep list order.
   const order = layers.map((l, i) => [l, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, i]) => i);
   const control = new Int32Array(new SharedArrayBuffer(8));
@@ -287,7 +295,7 @@ export async function activationPatchingParallel(model: GPT2, input: TraceSet | 
         return { error: new Error(`parallel patching: worker thread ${w + 1} of ${workers} failed: ${err.message}`, { cause: err }) };
       },
     ));
-    prepared = prepareAll(model, set, o, layers);
+    prepared = p.prepared ?? prepareAll(model, set, o, layers);
     const tClaim = performance.now();
     let own: LayerValues[];
     try {
@@ -313,7 +321,7 @@ export async function activationPatchingParallel(model: GPT2, input: TraceSet | 
     const r = await assemble(model, prepared, o, layers, byUnit, performance.now() - t0);
     return { ...r, parallel: { threads, backend, perThread } };
   } finally {
-    prepared.forEach(disposePrepared);
+    if (!p.prepared) prepared.forEach(disposePrepared);
     await Promise.all(handles.map((h) => h.terminate().catch(() => undefined)));
   }
 }

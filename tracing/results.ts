@@ -50,6 +50,8 @@ export interface StageTrace {
     evaluation?: CircuitEvaluation;
     /** Wang's 26-head circuit evaluated on this model (GPT-2-small-shaped models only). */
     reference?: CircuitEvaluation;
+    /** The experiment's configured circuits (trace.circuits), in config order. */
+    configured?: CircuitEvaluation[];
   };
   timingsMs: Record<string, number>;
   createdAt: string;

@@ -5,9 +5,11 @@ import { ioiMetrics, logitDiffs as ioiLogitDiffs } from '../ioi/metrics';
 import { tf } from '../model/engine';
 import { GPT2 } from '../model/gpt2';
 import { attributionPatching } from './attribution';
-import { pathPatching } from './path';
+import { pathPatchingPrepared } from './path';
+import { hookName } from '../model/hook-names';
+import { DEFAULT_MEMORY_BUDGET_MB, PreparedBatch, disposePrepared, fitToBudget, prepareBatch } from './batched';
 import { TraceSet, tokensTensor, totalPrompts } from './batch';
-import { CircuitEvaluation, circuitToJson, discoverCircuit, evaluateCircuit, isGpt2SmallShaped, MinimalityK, wangCircuit } from './circuit';
+import { Circuit, CircuitEvaluation, circuitToJson, discoverCircuit, evaluateCircuit, isGpt2SmallShaped, MinimalityK, wangCircuit } from './circuit';
 import { directLogitAttribution } from './dla';
 import { activationPatchingParallel } from './parallel';
 import { Ablation, Knockout, knockoutSweep } from './knockout';
@@ -41,6 +43,18 @@ export interface CircuitSettings {
   minimalityK?: MinimalityK; // default 'classmates'
   /** Also evaluate Wang's 26-head circuit (GPT-2-small-shaped models with named positions; default true). */
   reference?: boolean;
+  /** Circuits given by the experiment, each evaluated (faithfulness, completeness, minimality). */
+  circuits?: Circuit[];
+}
+
+/** A trace stage's progress: after each step (method), and inside a step its items (heads, specs) with an ETA. */
+export interface TraceProgress {
+  stage: string;
+  step: string;
+  /** Steps finished of all. */
+  done: number;
+  total: number;
+  item?: { done: number; total: number; etaSeconds?: number };
 }
 
 export interface TraceSettings {
@@ -56,7 +70,9 @@ export interface TraceSettings {
   /** Provenance recorded in the result. */
   model?: { dir?: string; sha256?: string; source?: string };
   prompts?: { seed?: number; file?: string; corruption?: string };
-  onProgress?: (p: { stage: string; step: string; done: number; total: number }) => void;
+  onProgress?: (p: TraceProgress) => void;
+  /** Least time between two in-step progress reports (default 1000 ms). */
+  itemProgressMs?: number;
 }
 
 /** sha256 over every token id, label and position of the set (stages are comparable only on equal fingerprints). */
@@ -115,25 +131,47 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
   const ordered = [...new Set(methods)].sort((a, b) => TRACE_METHODS.indexOf(a) - TRACE_METHODS.indexOf(b));
   const steps = ['metrics', ...ordered, ...(circuitSettings ? ['circuit'] : [])];
   let done = 0;
+  let itemReport: ((d: number, t: number) => void) | undefined;
   const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
+    let last = 0;
+    itemReport = (d, t) => {
+      const now = performance.now();
+      if (d < t && now - last < (settings.itemProgressMs ?? 1000)) return;
+      last = now;
+      const rate = d / (now - t0);
+      const etaSeconds = d > 0 ? Math.round((t - d) / rate / 1000) : undefined;
+      settings.onProgress?.({ stage: settings.stage, step, done, total: steps.length, item: { done: d, total: t, ...(etaSeconds !== undefined ? { etaSeconds } : {}) } });
+    };
     const out = await fn();
+    itemReport = undefined;
     timingsMs[step] = performance.now() - t0;
     settings.onProgress?.({ stage: settings.stage, step, done: ++done, total: steps.length });
     return out;
   };
+  const items = (d: number, t: number) => itemReport?.(d, t);
 
   const metrics = await timed('metrics', () => stageMetrics(model, set));
   const maps: Partial<Record<TraceMethod, Scores>> = {};
   let dlaComponents: Record<string, number> | undefined;
   let attributionVsExact: number | undefined;
   const needKnockout = methods.includes('knockout') || !!circuitSettings;
-  const ko = needKnockout ? await Knockout.create(model, set, { ablation, maxRowsPerPass: settings.maxRowsPerPass, memoryBudgetMB: settings.memoryBudgetMB }) : undefined;
+  const budget = { maxRowsPerPass: settings.maxRowsPerPass, memoryBudgetMB: settings.memoryBudgetMB };
+  // One clean and one corrupt run per batch (every resid_pre and z), shared by activation, path and knockout.
+  let prepared: PreparedBatch[] | undefined;
+  let ko: Knockout | undefined;
   try {
+    if (needKnockout || methods.includes('activation') || methods.includes('path')) {
+      const zNames = Array.from({ length: model.config.n_layer }, (_, l) => hookName.z(l));
+      prepared = [];
+      for (const b of fitToBudget(model, set, settings.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB)) prepared.push(prepareBatch(model, b, zNames));
+    }
+    if (needKnockout) ko = await Knockout.create(model, set, { ablation, ...budget, prepared, onProgress: items });
     for (const m of ordered) {
       maps[m] = await timed(m, async () => {
         if (m === 'activation') {
-          const r = await activationPatchingParallel(model, set, { target: 'head_z', direction: 'noising' }, { threads: settings.threads });
+          const r = await activationPatchingParallel(model, set, { target: 'head_z', direction: 'noising', memoryBudgetMB: settings.memoryBudgetMB },
+            { threads: settings.threads, prepared, onProgress: items });
           return asDelta(r.patched, r.clean);
         }
         if (m === 'attribution') {
@@ -142,7 +180,7 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
           return r.delta;
         }
         if (m === 'path') {
-          const r = await pathPatching(model, set, { receiver: { kind: 'logits' } });
+          const r = await pathPatchingPrepared(model, prepared!, { receiver: { kind: 'logits' }, memoryBudgetMB: settings.memoryBudgetMB, sweep: { onProgress: items } });
           return asDelta(r.patched, r.clean);
         }
         if (m === 'knockout') return knockoutSweep(model, set, {}, ko);
@@ -153,8 +191,10 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
     }
 
     let circuit: StageTrace['circuit'];
-    if (circuitSettings && ko) {
+    const cko = ko;
+    if (circuitSettings && cko) {
       circuit = await timed('circuit', async () => {
+        const ko = cko;
         const out: NonNullable<StageTrace['circuit']> = {};
         const evalOpts = {
           completeness: (circuitSettings.completenessSamples ?? 10) > 0 ? { samples: circuitSettings.completenessSamples ?? 10 } : (false as const),
@@ -172,6 +212,10 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
         const canReference = isGpt2SmallShaped(model.config) && set.every((b) => b.positions);
         if ((circuitSettings.reference ?? true) && canReference) {
           out.reference = (await evaluateCircuit(ko, wangCircuit(), { ...evalOpts, minimality: { k: 'wang' } })) as CircuitEvaluation;
+        }
+        if (circuitSettings.circuits?.length) {
+          out.configured = [];
+          for (const c of circuitSettings.circuits) out.configured.push(await evaluateCircuit(ko, c, evalOpts));
         }
         return out;
       });
@@ -204,5 +248,6 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
     };
   } finally {
     ko?.dispose();
+    prepared?.forEach(disposePrepared);
   }
 }

@@ -11,10 +11,19 @@ test('traceStage: metrics and every head map agree with the Python reference', a
   const model = await loadTiny();
   const set = [referenceBatch(ref, singletons)];
   const steps: string[] = [];
+  const items: Record<string, [number, number][]> = {};
   const trace = await traceStage(model, set, {
-    stage: 'tiny', role: 'clean', circuit: { completenessSamples: 2, discover: { targetFraction: 0.5 } },
-    onProgress: (p) => steps.push(`${p.step} ${p.done}/${p.total}`),
+    stage: 'tiny', role: 'clean', circuit: { completenessSamples: 2, discover: { targetFraction: 0.5 } }, itemProgressMs: 0,
+    onProgress: (p) => (p.item ? (items[p.step] ??= []).push([p.item.done, p.item.total]) : steps.push(`${p.step} ${p.done}/${p.total}`)),
   });
+  // Inside a step: items (heads, specs) counted up to their total.
+  for (const step of ['activation', 'path', 'knockout', 'circuit']) {
+    const seen = items[step] ?? [];
+    assert.ok(seen.length >= 1, `${step}: no in-step progress`);
+    seen.forEach(([d, t], i) => assert.ok(d >= 1 && d <= t && (i === 0 || d >= seen[i - 1][0] || t !== seen[i - 1][1]), `${step}: item ${d}/${t}`));
+  }
+  assert.deepEqual(items.knockout!.at(-1), [8, 8]);
+  assert.deepEqual(items.activation!.at(-1), [8, 8]);
   assert.equal(trace.schema, 'plasticity.stage-trace');
   assert.equal(trace.version, 1);
   assert.deepEqual(steps, ['metrics 1/7', 'activation 2/7', 'attribution 3/7', 'path 4/7', 'knockout 5/7', 'dla 6/7', 'circuit 7/7']);
