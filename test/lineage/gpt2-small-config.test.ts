@@ -21,6 +21,7 @@ test('configs/gpt2-small.yaml: the trace circuit is Wang et al.\'s 26 heads at t
   const { config } = loadConfig(CONFIG);
   assert.equal(config.model.source, 'hf');
   assert.deepEqual(config.finetune.epochs, [1, 2, 3, 5, 10, 20, 50, 100]);
+  assert.ok(!Array.isArray(config.corrupt), 'one corruption branch');
   assert.equal(config.corrupt.epochs, 5);
   const circuits = config.trace.circuits ?? [];
   assert.equal(circuits.length, 1);
