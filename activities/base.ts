@@ -7,7 +7,7 @@ import { checkModelFiles } from '../config/check';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { StageOutput } from '../shared/lineage';
-import { lookupStage, recordStage } from './cache';
+import { lookupStage, recordStage, type LookupStageResult } from './cache';
 import { uploadCheckpointFolder } from './checkpoint-files';
 import { mapErrors } from './errors';
 
@@ -24,10 +24,7 @@ export function importModelActivity(openStore: (url: string) => ArtifactStore) {
       const startedAt = new Date().toISOString();
       checkModelFiles({ model: input.model } as ExperimentConfig);
       const store = openStore(input.store);
-      const weightsSha = await fileSha256(path.join(input.model.path, 'model.safetensors'));
-      const lookup = await lookupStage(store, {
-        stage: input.stage, store: input.store, kind: 'base', parents: [weightsSha], config: { source: input.model.source }, codeVersion: input.codeVersion,
-      });
+      const lookup = await lookupImport(store, input);
       if (lookup.cached) return { output: lookup.cached, cached: true };
       const uploaded = await uploadCheckpointFolder(store, input.model.path, 0);
       const output: StageOutput = {
@@ -45,6 +42,14 @@ export function importModelActivity(openStore: (url: string) => ArtifactStore) {
       return { output, cached: false };
     });
   };
+}
+
+/** The import's stage key (from the weights' sha256) and the cached result, if any (also used by the plan). */
+export async function lookupImport(store: ArtifactStore, input: ImportModelInput): Promise<LookupStageResult> {
+  const weightsSha = await fileSha256(path.join(input.model.path, 'model.safetensors'));
+  return lookupStage(store, {
+    stage: input.stage, store: input.store, kind: 'base', parents: [weightsSha], config: { source: input.model.source }, codeVersion: input.codeVersion,
+  });
 }
 
 async function fileSha256(file: string): Promise<string> {

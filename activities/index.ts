@@ -7,6 +7,7 @@ import { lookupStage, type LookupStageInput, type LookupStageResult } from './ca
 import { compareActivity } from './compare';
 import { mapErrors } from './errors';
 import { reportActivity } from './report';
+import { sweepActivities } from './sweep';
 import { traceActivity } from './trace';
 import { trainActivity } from './train';
 import { validateConfigActivity } from './validate';
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     traceStage: traceActivity(store, deps.shutdownSignal),
     compareStage: compareActivity(store),
     reportStage: reportActivity(store),
+    ...sweepActivities(store),
   };
 }
 

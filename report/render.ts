@@ -381,7 +381,7 @@ function configSection(d: ReportData): string {
   return section('config', 'Config and code version', `${code}<details${d.config === undefined ? '' : ' open'}><summary>experiment config (JSON)</summary>${config}</details>`);
 }
 
-const CSS = `
+export const CSS = `
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;background:#f6f7f9}
 main{max-width:1280px;margin:0 auto;padding:20px 24px 40px}

@@ -156,6 +156,15 @@ export interface LineageInput {
     lastCheckpoint?: ResumeCheckpoint;
   };
   options?: LineageOptions;
+  /** A fork: the lineage whose stages before `stage` this one reuses (and diverges from at `stage`). */
+  forkOf?: ForkOf;
+}
+
+export interface ForkOf {
+  workflowId: string;
+  stage: string;
+  /** The overrides that make the fork. */
+  set: string[];
 }
 
 export interface LineageResult {
@@ -172,6 +181,8 @@ export interface LineageResult {
   storeUrl: string;
   startedAt: string;
   finishedAt: string;
+  /** Set on a fork: its parent lineage. */
+  forkOf?: ForkOf;
 }
 
 /** Failure types that are never retried: bad config, bad data, corrupted blobs (a retry would fail the same way). */

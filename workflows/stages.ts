@@ -231,5 +231,6 @@ export async function runLineageStages(input: LineageInput, runner: StageRunner,
     storeUrl,
     startedAt,
     finishedAt: new Date().toISOString(),
+    ...(input.forkOf ? { forkOf: input.forkOf } : {}),
   };
 }
