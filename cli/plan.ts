@@ -2,7 +2,7 @@
 // and whether the store holds it — from activities/stage-plan.ts, i.e. workflows/stages.ts with the real stage-cache
 // lookups — plus an estimated time per stage and the store growth. Cost model: matmul FLOPs of the stage (forward
 // FLOPs per token, bench/training.ts, × tokens × passes; training = 3× forward) ÷ this machine's throughput on the
-// config's backend (a short matmul benchmark), then scaled per stage kind by measured/estimated time of the stages
+// config's backend (three training steps of bench/training.ts's tiny shape), then scaled per stage kind by measured/estimated time of the stages
 // the store already holds (the timings of earlier runs). Stages several points share are counted once.
 import { forwardFlopsPerToken } from '../bench/training';
 import type { ExperimentConfig } from '../config/schema';
@@ -82,28 +82,13 @@ export function stageGflop(config: ExperimentConfig, stage: string, c: ModelConf
   return 0;
 }
 
-/** GFLOP/s of a 256×256 matmul loop on the config's backend (about a second). */
+/** Effective GFLOP/s of a real training step (bench/training.ts, its tiny shape) on the config's backend. */
 export async function measureThroughput(backend: ExperimentConfig['backend']): Promise<number> {
   const { initBackend } = await import('../model/engine');
-  const tf = await import('@tensorflow/tfjs');
-  await initBackend(backend);
-  const n = 256;
-  const a = tf.randomNormal([n, n]);
-  const b = tf.randomNormal([n, n]);
-  const run = (k: number) => {
-    for (let i = 0; i < k; i++) tf.tidy(() => tf.matMul(a, b).dataSync());
-  };
-  run(2);
-  const t0 = performance.now();
-  let k = 0;
-  while (performance.now() - t0 < 400) {
-    run(4);
-    k += 4;
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  a.dispose();
-  b.dispose();
-  return (2 * n ** 3 * k) / seconds / 1e9;
+  const { benchTrainStep, TRAIN_SHAPES } = await import('../bench/training');
+  const name = await initBackend(backend);
+  const r = await benchTrainStep(name, TRAIN_SHAPES[0], 3);
+  return Number(r.effective_gflops);
 }
 
 function seconds(out: PlannedRun['output']): number | undefined {

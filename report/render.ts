@@ -67,6 +67,7 @@ function header(d: ReportData): string {
     ['code version', l.codeVersion ? `<code>${h(l.codeVersion)}</code>` : '—'],
     ['store', l.storeUrl ? `<code>${h(l.storeUrl)}</code>` : '—'],
   ];
+  if (l.forkOf) facts.push(['forked from', `<code>${h(l.forkOf.workflowId)}</code> at ${h(l.forkOf.stage)} with ${h(l.forkOf.set.join(' ') || 'no changes')}`]);
   if (l.uiUrl) facts.push(['Temporal UI', `<a href="${h(l.uiUrl)}">${h(l.uiUrl)}</a>`]);
   const model = d.model ? ` · ${d.model.nLayer} layers × ${d.model.nHead} heads${d.model.dModel ? `, d_model ${d.model.dModel}` : ''}` : '';
   return `<header>

@@ -1,7 +1,7 @@
 // Client-side helpers for sweeps: start one (parent workflow + search attributes), read where it stands (the
 // parent's query, else its result, plus each child lineage's own status), and resume a stopped sweep as a new run
 // that carries over the completed points and lets each interrupted point reuse its completed stages.
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowExecutionStatusName, WorkflowHandle } from '@temporalio/client';
 import type { ExpandedSweep } from '../config/sweep';
 import type { LineageOptions, LineageQueues, LineageResult } from '../shared/lineage';
 import { taskQueues } from '../shared/lineage';
@@ -75,7 +75,7 @@ export async function isSweep(client: Client, workflowId: string): Promise<boole
 
 export interface SweepStatusReport {
   workflowId: string;
-  status: string;
+  status: WorkflowExecutionStatusName;
   startTime: Date;
   closeTime?: Date;
   progress?: SweepProgress;

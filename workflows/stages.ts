@@ -210,6 +210,7 @@ export async function runLineageStages(input: LineageInput, runner: StageRunner,
         compare: compare.outputs.compare,
         headline: compare.metrics,
         startedAt,
+        ...(input.forkOf ? { forkOf: input.forkOf } : {}),
       },
       'report: render the HTML report into the store',
     );

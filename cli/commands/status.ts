@@ -4,6 +4,8 @@
 import { Command } from 'commander';
 import { workflowUiUrl } from '../../temporal/connection';
 import { readRunState, type RunState } from '../run-state';
+import { isSweep, sweepStatus } from '../../temporal/sweep-client';
+import { sweepStatusText } from './sweep';
 import { cliConnectionSettings, connectCli, exitCodeOf, statusWord } from '../temporal-access';
 import { formatDuration, formatNumber, renderView } from '../view';
 import { terminalWidth, useColor } from '../view/output';
@@ -18,6 +20,12 @@ export function register(program: Command): void {
       const settings = cliConnectionSettings();
       const client = await connectCli(settings);
       try {
+        if (await isSweep(client, id).catch(() => false)) {
+          const sweep = await sweepStatus(client, id);
+          process.stdout.write((opts.json ? JSON.stringify(sweep, null, 2) : sweepStatusText(sweep)) + '\n');
+          process.exitCode = exitCodeOf(sweep.status);
+          return;
+        }
         const state = await readRunState(client, id);
         const uiUrl = workflowUiUrl(settings, id);
         if (opts.json) process.stdout.write(JSON.stringify(statusJson(state, uiUrl), null, 2) + '\n');
