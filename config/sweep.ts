@@ -86,7 +86,9 @@ export function expandSweep(
   const parsed = SweepSectionSchema.safeParse(section ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError(`config ${source}: sweep.${issue.path.join('.')}: ${issue.message}`, `sweep.${issue.path.join('.')}`);
+    const field = ['sweep', ...issue.path.map(String), ...(issue.code === 'unrecognized_keys' ? [issue.keys[0]] : [])].join('.');
+    const what = issue.code === 'unrecognized_keys' ? 'unknown key; expected grid, concurrency' : issue.message;
+    throw new ConfigError(`config ${source}: ${field}: ${what}`, field);
   }
   const fromFile: GridAxis[] = Object.entries(parsed.data.grid).map(([key, values]) => ({ key, values: values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))) }));
   const fromFlags = parseGridFlags(opts.grid ?? []);

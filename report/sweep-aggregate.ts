@@ -92,8 +92,9 @@ export function aggregateSweep(
     });
     const headMaps: SettingAggregate['headMaps'] = [];
     const methods = [...new Set(datas.flatMap((d) => d.headMaps.map((m) => m.method)))];
+    const mapLabels = [...new Set(datas.flatMap((d) => d.headMaps.flatMap((m) => m.stages.map((x) => x.label))))];
     for (const method of methods) {
-      for (const label of labels) {
+      for (const label of mapLabels) {
         const grids = datas.map((d) => d.headMaps.find((m) => m.method === method)?.stages.find((s) => s.label === label)?.values).filter((g): g is HeadGrid => !!g);
         if (grids.length === 0) continue;
         const cells = grids[0].length;
