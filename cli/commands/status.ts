@@ -4,9 +4,10 @@
 import { Command } from 'commander';
 import { workflowUiUrl } from '../../temporal/connection';
 import { readRunState, type RunState } from '../run-state';
-import { isSweep, sweepStatus } from '../../temporal/sweep-client';
+import { SWEEP_WORKFLOW_TYPE } from '../../shared/sweep';
+import { sweepStatus } from '../../temporal/sweep-client';
 import { sweepStatusText } from './sweep';
-import { cliConnectionSettings, connectCli, exitCodeOf, statusWord } from '../temporal-access';
+import { cliConnectionSettings, connectCli, describeRun, exitCodeOf, statusWord } from '../temporal-access';
 import { formatDuration, formatNumber, renderView } from '../view';
 import { terminalWidth, useColor } from '../view/output';
 
@@ -20,7 +21,7 @@ export function register(program: Command): void {
       const settings = cliConnectionSettings();
       const client = await connectCli(settings);
       try {
-        if (await isSweep(client, id).catch(() => false)) {
+        if ((await describeRun(client, id)).description.type === SWEEP_WORKFLOW_TYPE) {
           const sweep = await sweepStatus(client, id);
           process.stdout.write((opts.json ? JSON.stringify(sweep, null, 2) : sweepStatusText(sweep)) + '\n');
           process.exitCode = exitCodeOf(sweep.status);
