@@ -9,9 +9,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { checkConfigResources } from '../../config/check';
 import { ConfigError, loadConfig, type LoadedConfig } from '../../config/load';
-import { codeVersion, startLineage } from '../../temporal/lineage-client';
-import { openStore } from '../../store/open';
-import { planConfigs, planLine } from '../plan';
+import { startLineage } from '../../temporal/lineage-client';
 import { projectRoot } from '../../temporal/project-root';
 import { CliError, EXIT } from '../errors';
 import { EXIT_INTERRUPTED, presentRun } from '../launch';
@@ -44,15 +42,6 @@ export async function loadRunConfig(file: string | undefined, sets: readonly str
   }
 }
 
-/** The plan's one-line summary (stages, cached, estimate, store growth); never fails the run. */
-async function planSummaryLine(config: LoadedConfig['config']): Promise<string> {
-  try {
-    return planLine(await planConfigs(openStore(config.store), [config], codeVersion()));
-  } catch (err) {
-    return `plan: unavailable (${(err as Error).message})`;
-  }
-}
-
 export function register(program: Command): void {
   program
     .command('run')
@@ -75,7 +64,6 @@ export function register(program: Command): void {
       const queues = queuesFor(prefix);
       const log = (m: string) => process.stderr.write(`${m}\n`);
       log(`config ${loaded.source}: experiment ${loaded.config.name} (hash ${loaded.hash.slice(0, 8)}), store ${loaded.config.store}`);
-      log(await planSummaryLine(loaded.config));
       const session = await openSession({ detach: !!opts.detach, worker: opts.worker, log });
       try {
         await session.provideWorker(prefix, queues);
