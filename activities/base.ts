@@ -11,7 +11,7 @@ import { checkModelFiles } from '../config/check';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { StageOutput } from '../shared/lineage';
-import { lookupStage, recordStage } from './cache';
+import { lookupStage, recordStage, type LookupStageResult } from './cache';
 import { CHECKPOINT_FILES, uploadCheckpointFolder } from './checkpoint-files';
 import { mapErrors } from './errors';
 
@@ -29,9 +29,7 @@ export function importModelActivity(openStore: (url: string) => ArtifactStore) {
       checkModelFiles({ model: input.model } as ExperimentConfig);
       const store = openStore(input.store);
       const modelSha = await modelIdentity(input.model.path);
-      const lookup = await lookupStage(store, {
-        stage: input.stage, store: input.store, kind: 'base', parents: [modelSha], config: { source: input.model.source }, codeVersion: input.codeVersion,
-      });
+      const lookup = await lookupImport(store, input, modelSha);
       if (lookup.cached) return { output: lookup.cached, cached: true };
       const uploaded = await uploadCheckpointFolder(store, input.model.path, 0);
       const output: StageOutput = {
@@ -59,6 +57,14 @@ export async function modelIdentity(dir: string): Promise<string> {
   const files: Record<string, string> = {};
   for (const name of names) files[name] = await fileSha256(path.join(dir, name));
   return hashJson({ files });
+}
+
+/** The import's stage key (from every imported file's sha256) and the cached result, if any (also used by the plan). */
+export async function lookupImport(store: ArtifactStore, input: ImportModelInput, modelSha?: string): Promise<LookupStageResult> {
+  modelSha ??= await modelIdentity(input.model.path);
+  return lookupStage(store, {
+    stage: input.stage, store: input.store, kind: 'base', parents: [modelSha], config: { source: input.model.source }, codeVersion: input.codeVersion,
+  });
 }
 
 async function fileSha256(file: string): Promise<string> {

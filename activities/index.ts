@@ -8,6 +8,7 @@ import { lookupStage, type LookupStageInput, type LookupStageResult } from './ca
 import { compareActivity } from './compare';
 import { mapErrors } from './errors';
 import { reportActivity } from './report';
+import { sweepActivities } from './sweep';
 import { traceActivity } from './trace';
 import { trainActivity } from './train';
 import { validateConfigActivity } from './validate';
@@ -53,6 +54,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     traceStage: traceActivity(store, deps.shutdownSignal),
     compareStage: heartbeating(compareActivity(store)),
     reportStage: heartbeating(reportActivity(store)),
+    ...sweepActivities(store),
   };
 }
 

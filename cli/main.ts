@@ -4,6 +4,7 @@ import { Command } from 'commander';
 export const COMMANDS = [
   'train', 'eval', 'trace', 'cmap', // local, no Temporal
   'run', 'status', 'watch', 'ls', 'cancel', 'resume', 'report', // lineages on Temporal
+  'sweep', 'fork', 'plan', // many lineages: grids, forks, a plan with cost
   'server', 'worker', 'store',
 ] as const;
 

@@ -30,6 +30,8 @@ export interface ReportActivityInput {
   startedAt: string;
   finishedAt?: string;
   uiUrl?: string;
+  /** A fork's parent lineage (linked in the header). */
+  forkOf?: { workflowId: string; stage: string; set: string[] };
 }
 
 export interface StoredReport {
@@ -62,6 +64,7 @@ export async function buildAndStoreReportWithData(store: ArtifactStore, input: R
     startedAt: input.startedAt,
     finishedAt,
     uiUrl: input.uiUrl,
+    forkOf: input.forkOf,
   });
   return storeReport(store, data);
 }

@@ -40,6 +40,8 @@ export interface CollectInput {
   startedAt?: string;
   finishedAt?: string;
   generatedAt?: string;
+  /** A fork's parent lineage. */
+  forkOf?: { workflowId: string; stage: string; set: string[] };
 }
 
 /** Reads everything the report shows; never throws for a missing or unreadable artifact (it becomes a warning). */
@@ -202,6 +204,7 @@ export async function collectReportData(store: ArtifactStore, input: CollectInpu
         storeUrl: result?.storeUrl ?? store.url,
         uiUrl: input.uiUrl,
         failure: input.failure,
+        forkOf: input.forkOf ?? result?.forkOf,
         headline: input.headline ?? result?.headline ?? outputs.compare?.metrics,
       }),
     },

@@ -165,6 +165,8 @@ export interface ReportData {
     storeUrl?: string;
     uiUrl?: string;
     failure?: string;
+    /** A fork: the parent lineage, the stage it diverges at, and the overrides. */
+    forkOf?: { workflowId: string; stage: string; set: string[] };
     /** Headline numbers of the workflow result (e.g. logit_diff.finetune, restoration.behavioural). */
     headline?: Record<string, number>;
   };

@@ -68,6 +68,7 @@ function header(d: ReportData): string {
     ['code version', l.codeVersion ? `<code>${h(l.codeVersion)}</code>` : '—'],
     ['store', l.storeUrl ? `<code>${h(l.storeUrl)}</code>` : '—'],
   ];
+  if (l.forkOf) facts.push(['forked from', `<code>${h(l.forkOf.workflowId)}</code> at ${h(l.forkOf.stage)} with ${h(l.forkOf.set.join(' ') || 'no changes')}`]);
   if (l.uiUrl) facts.push(['Temporal UI', `<a href="${h(l.uiUrl)}">${h(l.uiUrl)}</a>`]);
   const model = d.model ? ` · ${d.model.nLayer} layers × ${d.model.nHead} heads${d.model.dModel ? `, d_model ${d.model.dModel}` : ''}` : '';
   return `<header>
@@ -439,7 +440,7 @@ function configSection(d: ReportData): string {
   return section('config', 'Config and code version', `${code}<details${d.config === undefined ? '' : ' open'}><summary>experiment config (JSON)</summary>${config}</details>`);
 }
 
-const CSS = `
+export const CSS = `
 #branches table.branches{display:block;overflow-x:auto}.ci{white-space:nowrap}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;background:#f6f7f9}

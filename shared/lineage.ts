@@ -163,6 +163,15 @@ export interface LineageInput {
     lastCheckpoint?: ResumeCheckpoint;
   };
   options?: LineageOptions;
+  /** A fork: the lineage whose stages before `stage` this one reuses (and diverges from at `stage`). */
+  forkOf?: ForkOf;
+}
+
+export interface ForkOf {
+  workflowId: string;
+  stage: string;
+  /** The overrides that make the fork. */
+  set: string[];
 }
 
 export interface LineageResult {
@@ -179,6 +188,8 @@ export interface LineageResult {
   storeUrl: string;
   startedAt: string;
   finishedAt: string;
+  /** Set on a fork: its parent lineage. */
+  forkOf?: ForkOf;
 }
 
 /** Failure types that are never retried: bad config or data, corrupted blobs, a store we may not write (shared/errors.ts). */

@@ -40,6 +40,8 @@ export interface StartLineageOptions {
   options?: LineageOptions;
   /** Extra memo fields (the config hash, store and code version are always set). */
   memo?: Record<string, unknown>;
+  /** Set when the lineage is a fork of another (temporal/fork-client.ts). */
+  forkOf?: LineageInput['forkOf'];
 }
 
 export interface StartedLineage {
@@ -59,6 +61,7 @@ export async function startLineage(client: Client, loaded: LoadedConfig, opts: S
     queues,
     ...(opts.reuse ? { reuse: opts.reuse } : {}),
     ...(opts.options ? { options: opts.options } : {}),
+    ...(opts.forkOf ? { forkOf: opts.forkOf } : {}),
   };
   const workflowId = opts.workflowId ?? lineageWorkflowId(loaded.config.name, loaded.hash);
   const handle = await client.workflow.start<typeof lineageWorkflow>(LINEAGE_WORKFLOW_TYPE, {
@@ -257,6 +260,7 @@ export async function resumeLineage(
     workflowId: opts.workflowId,
     reuse,
     options: opts.options ?? input.options,
+    ...(input.forkOf ? { forkOf: input.forkOf } : {}),
   });
   return { ...started, reused: Object.keys(reuse.stages), ...(reuse.lastCheckpoint ? { lastCheckpoint: reuse.lastCheckpoint } : {}) };
 }

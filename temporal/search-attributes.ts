@@ -10,6 +10,8 @@ export const experimentKey = defineSearchAttributeKey('PlasticityExperiment', Se
 export const modelKey = defineSearchAttributeKey('PlasticityModel', SearchAttributeType.KEYWORD);
 export const stageKey = defineSearchAttributeKey('PlasticityStage', SearchAttributeType.KEYWORD);
 export const progressKey = defineSearchAttributeKey('PlasticityProgress', SearchAttributeType.DOUBLE);
+/** On a sweep's parent workflow and on each of its child lineages: the sweep's workflow id. */
+export const sweepKey = defineSearchAttributeKey('PlasticitySweep', SearchAttributeType.KEYWORD);
 
 /** All keys, e.g. for registering them on a server. */
 export const searchAttributeKeys: readonly AnySearchAttributeKey[] = [
@@ -17,6 +19,7 @@ export const searchAttributeKeys: readonly AnySearchAttributeKey[] = [
   modelKey,
   stageKey,
   progressKey,
+  sweepKey,
 ];
 
 // Type names as the `temporal` CLI spells them.

@@ -1,2 +1,3 @@
 // Every workflow of plasticity (the workers' workflowsPath points at the compiled copy of this file).
 export { lineageWorkflow } from './lineage';
+export { sweepWorkflow } from './sweep';

@@ -244,6 +244,7 @@ export async function runLineageStages(input: LineageInput, runner: StageRunner,
         compare: compare.outputs.compare,
         headline: compare.metrics,
         startedAt,
+        ...(input.forkOf ? { forkOf: input.forkOf } : {}),
       },
       'report: render the HTML report into the store',
     );
@@ -265,5 +266,6 @@ export async function runLineageStages(input: LineageInput, runner: StageRunner,
     storeUrl,
     startedAt,
     finishedAt: new Date().toISOString(),
+    ...(input.forkOf ? { forkOf: input.forkOf } : {}),
   };
 }

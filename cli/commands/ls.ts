@@ -2,7 +2,8 @@
 // lineage runs, newest first, from a visibility query on plasticity's search attributes and ExecutionStatus.
 import { Command } from 'commander';
 import { LINEAGE_WORKFLOW_TYPE } from '../../shared/lineage';
-import { experimentKey, modelKey, progressKey, stageKey } from '../../temporal/search-attributes';
+import { SWEEP_WORKFLOW_TYPE } from '../../shared/sweep';
+import { experimentKey, modelKey, progressKey, stageKey, sweepKey } from '../../temporal/search-attributes';
 import { CliError } from '../errors';
 import { parsePositiveInt } from '../options';
 import { asCliError, cliConnectionSettings, connectCli, statusWord } from '../temporal-access';
@@ -23,13 +24,16 @@ export interface ListFilters {
   experiment?: string;
   stage?: string;
   model?: string;
+  /** Only this sweep and its children (PlasticitySweep). */
+  sweep?: string;
   /** Words of STATUS_FILTERS. */
   statuses?: string[];
 }
 
 /** The visibility query for the filters (values quoted; a quote or backslash in a value is refused). */
 export function buildListQuery(filters: ListFilters): string {
-  const clauses = [`WorkflowType = ${quote(LINEAGE_WORKFLOW_TYPE, 'type')}`];
+  const clauses = [`(WorkflowType = ${quote(LINEAGE_WORKFLOW_TYPE, 'type')} OR WorkflowType = ${quote(SWEEP_WORKFLOW_TYPE, 'type')})`];
+  if (filters.sweep !== undefined) clauses.push(`${sweepKey.name} = ${quote(filters.sweep, '--sweep')}`);
   if (filters.experiment !== undefined) clauses.push(`${experimentKey.name} = ${quote(filters.experiment, '--experiment')}`);
   if (filters.model !== undefined) clauses.push(`${modelKey.name} = ${quote(filters.model, '--model')}`);
   if (filters.stage !== undefined) clauses.push(`${stageKey.name} = ${quote(filters.stage, '--stage')}`);
@@ -53,6 +57,10 @@ function quote(value: string, flag: string): string {
 
 export interface ListedRun {
   workflowId: string;
+  /** 'lineage' or 'sweep'. */
+  type: string;
+  /** The sweep a lineage belongs to (its PlasticitySweep), or the sweep's own id. */
+  sweep: string | null;
   runId: string;
   status: string;
   experiment: string | null;
@@ -67,6 +75,7 @@ interface LsOptions {
   experiment?: string;
   stage?: string;
   model?: string;
+  sweep?: string;
   status?: string[];
   limit: string;
   json?: boolean;
@@ -79,12 +88,13 @@ export function register(program: Command): void {
     .option('--experiment <name>', 'experiment name (PlasticityExperiment)')
     .option('--stage <stage>', 'current or last stage (PlasticityStage), e.g. corrupt')
     .option('--model <model>', 'model (PlasticityModel)')
+    .option('--sweep <id>', 'a sweep and its child lineages (PlasticitySweep)')
     .option('--status <list>', 'running, completed, failed, cancelled, terminated, timed-out (comma-separated or repeated)', collectList)
     .option('--limit <n>', 'at most this many runs', '20')
     .option('--json', 'print a JSON array')
     .action(async (opts: LsOptions) => {
       const limit = parsePositiveInt(opts.limit, '--limit');
-      const query = buildListQuery({ experiment: opts.experiment, stage: opts.stage, model: opts.model, statuses: opts.status });
+      const query = buildListQuery({ experiment: opts.experiment, stage: opts.stage, model: opts.model, sweep: opts.sweep, statuses: opts.status });
       const client = await connectCli(cliConnectionSettings());
       const runs: ListedRun[] = [];
       try {
@@ -92,6 +102,8 @@ export function register(program: Command): void {
           const sa = info.typedSearchAttributes;
           runs.push({
             workflowId: info.workflowId,
+            type: info.type === SWEEP_WORKFLOW_TYPE ? 'sweep' : 'lineage',
+            sweep: sa.get(sweepKey) ?? null,
             runId: info.runId,
             status: statusWord(info.status.name),
             experiment: sa.get(experimentKey) ?? null,
@@ -119,13 +131,25 @@ function collectList(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
+/** Sweeps first in their place with their listed children indented below them. */
+export function groupSweeps(runs: readonly ListedRun[]): { run: ListedRun; child: boolean }[] {
+  const sweeps = new Set(runs.filter((r) => r.type === 'sweep').map((r) => r.workflowId));
+  const out: { run: ListedRun; child: boolean }[] = [];
+  for (const r of runs) {
+    if (r.type === 'lineage' && r.sweep && sweeps.has(r.sweep)) continue;
+    out.push({ run: r, child: false });
+    if (r.type === 'sweep') for (const c of runs.filter((x) => x.type === 'lineage' && x.sweep === r.workflowId).reverse()) out.push({ run: c, child: true });
+  }
+  return out;
+}
+
 /** Aligned columns; '(no runs)' when empty. */
 export function formatRunTable(runs: readonly ListedRun[]): string {
   if (runs.length === 0) return '(no runs match)';
   const rows = [
     ['WORKFLOW ID', 'STATUS', 'EXPERIMENT', 'STAGE', 'PROGRESS', 'STARTED'],
-    ...runs.map((r) => [
-      r.workflowId,
+    ...groupSweeps(runs).map(({ run: r, child }) => [
+      `${child ? '  └ ' : r.type === 'sweep' ? 'sweep ' : ''}${r.workflowId}`,
       r.status,
       r.experiment ?? '-',
       r.stage ?? '-',

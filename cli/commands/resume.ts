@@ -3,6 +3,9 @@
 // interrupted one (same config, code version and queues unless --queue-prefix is given). Server and worker as in
 // `run`. Exit code: as `run`; 2 when the run is still running or completed, 3 unknown id.
 import { Command } from 'commander';
+import { SWEEP_WORKFLOW_TYPE } from '../../shared/sweep';
+import { resumeSweep } from '../../temporal/sweep-client';
+import { followSweep } from './sweep';
 import { resumeLineage } from '../../temporal/lineage-client';
 import { CliError, EXIT } from '../errors';
 import { EXIT_INTERRUPTED, presentRun } from '../launch';
@@ -40,6 +43,15 @@ export function register(program: Command): void {
         const queues = opts.queuePrefix ? queuesFor(opts.queuePrefix) : undefined;
         const prefix = opts.queuePrefix ?? prefixOf(description.taskQueue);
         await session.provideWorker(prefix, queues ?? queuesFor(prefix));
+        if (description.type === SWEEP_WORKFLOW_TYPE) {
+          const r = await resumeSweep(session.client, id).catch((err) => {
+            throw asCliError(err, id);
+          });
+          process.stderr.write(`resuming sweep ${id} as ${r.workflowId}: ${r.carried.length} points completed before, ${r.reusing.length} continue from their stages\n`);
+          process.stdout.write(`sweep ${r.workflowId}\n`);
+          process.exitCode = opts.detach ? EXIT.ok : await followSweep(session.client, r.workflowId, { json: opts.json });
+          return;
+        }
         let resumed;
         try {
           resumed = await resumeLineage(session.client, id, queues ? { queues } : {});

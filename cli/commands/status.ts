@@ -6,7 +6,10 @@ import { workflowUiUrl } from '../../temporal/connection';
 import { readRunState, retryLine, type RunState } from '../run-state';
 import { requireWorkflowId } from '../temporal-access';
 import { refLocation } from '../../store/artifact-store';
-import { cliConnectionSettings, connectCli, exitCodeOf, statusWord } from '../temporal-access';
+import { SWEEP_WORKFLOW_TYPE } from '../../shared/sweep';
+import { sweepStatus } from '../../temporal/sweep-client';
+import { sweepStatusText } from './sweep';
+import { cliConnectionSettings, connectCli, describeRun, exitCodeOf, statusWord } from '../temporal-access';
 import { formatDuration, formatNumber, renderView } from '../view';
 import { terminalWidth, useColor } from '../view/output';
 
@@ -21,6 +24,12 @@ export function register(program: Command): void {
       const settings = cliConnectionSettings();
       const client = await connectCli(settings);
       try {
+        if ((await describeRun(client, id)).description.type === SWEEP_WORKFLOW_TYPE) {
+          const sweep = await sweepStatus(client, id);
+          process.stdout.write((opts.json ? JSON.stringify(sweep, null, 2) : sweepStatusText(sweep)) + '\n');
+          process.exitCode = exitCodeOf(sweep.status);
+          return;
+        }
         const state = await readRunState(client, id);
         const uiUrl = workflowUiUrl(settings, id);
         if (opts.json) process.stdout.write(JSON.stringify(statusJson(state, uiUrl), null, 2) + '\n');

@@ -2,6 +2,8 @@
 // Exit code: 0 completed, 1 failed or timed out, 4 cancelled or terminated, 3 unknown id, 5 unreachable,
 // 130 when Ctrl-C stops the watching (the run goes on).
 import { Command } from 'commander';
+import { SWEEP_WORKFLOW_TYPE } from '../../shared/sweep';
+import { followSweep } from './sweep';
 import { workflowUiUrl } from '../../temporal/connection';
 import { followRun, summaryText } from '../follow';
 import { EXIT_INTERRUPTED } from '../launch';
@@ -22,7 +24,11 @@ export function register(program: Command): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        await describeRun(client, id); // exit 3 before drawing anything
+        const { description } = await describeRun(client, id); // exit 3 before drawing anything
+        if (description.type === SWEEP_WORKFLOW_TYPE) {
+          process.exitCode = await followSweep(client, id, { json: opts.json });
+          return;
+        }
         const uiUrl = workflowUiUrl(settings, id);
         const view = createLineageView({ mode: chooseViewMode(process.stdout, opts.json), workflowId: id, uiUrl });
         view.start({ workflowId: id, uiUrl });

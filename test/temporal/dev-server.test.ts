@@ -83,6 +83,7 @@ test('a pre-existing database gets the search attributes it lacks', { timeout: 1
     PlasticityModel: INDEXED_VALUE_TYPE.KEYWORD,
     PlasticityStage: INDEXED_VALUE_TYPE.KEYWORD,
     PlasticityProgress: INDEXED_VALUE_TYPE.DOUBLE,
+    PlasticitySweep: INDEXED_VALUE_TYPE.KEYWORD,
   });
   assert.equal(searchAttributeKeys.length, Object.keys(attributes).length);
 });

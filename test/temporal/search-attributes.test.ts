@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { SearchAttributeType } from '@temporalio/common';
 import { searchAttributeArgs, searchAttributeKeys } from '../../temporal/search-attributes';
 
-test('the four plasticity search attributes with their types', () => {
+test('the five plasticity search attributes with their types', () => {
   assert.deepEqual(
     searchAttributeKeys.map((key) => [key.name, key.type]),
     [
@@ -11,6 +11,7 @@ test('the four plasticity search attributes with their types', () => {
       ['PlasticityModel', SearchAttributeType.KEYWORD],
       ['PlasticityStage', SearchAttributeType.KEYWORD],
       ['PlasticityProgress', SearchAttributeType.DOUBLE],
+      ['PlasticitySweep', SearchAttributeType.KEYWORD],
     ],
   );
 });
@@ -21,5 +22,6 @@ test('start-dev arguments use the CLI type names', () => {
     '--search-attribute', 'PlasticityModel=Keyword',
     '--search-attribute', 'PlasticityStage=Keyword',
     '--search-attribute', 'PlasticityProgress=Double',
+    '--search-attribute', 'PlasticitySweep=Keyword',
   ]);
 });
