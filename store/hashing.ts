@@ -12,6 +12,20 @@ export function digestOf(bytes: Uint8Array): Digest {
   return { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength };
 }
 
+/** A pass-through stream that hashes what flows through it; `digest()` once it has ended. */
+export function hashingStream(): { stream: Transform; digest: () => Digest } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      done(null, chunk);
+    },
+  });
+  return { stream, digest: () => ({ sha256: hash.digest('hex'), bytes }) };
+}
+
 /** Writes `source` to `file` (flushed to disk) and returns its digest; removes the file on failure. */
 export async function spoolHashed(source: AsyncIterable<Uint8Array>, file: string): Promise<Digest> {
   const hash = createHash('sha256');

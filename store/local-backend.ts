@@ -1,14 +1,15 @@
 // Local-folder backend: keys are files under `root`. Writes go to root/.tmp first and are renamed into place,
 // so a reader never sees a partial file.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { Transform } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { checkKey, type StoreBackend, type StoreEntry } from './backend';
 import { StoreError, describeCause } from './errors';
+import { hashingStream } from './hashing';
 
 const TMP = '.tmp';
 
@@ -51,34 +52,23 @@ export class LocalBackend implements StoreBackend {
 
   async putFromFile(key: string, file: string, opts: { link?: boolean } = {}): Promise<{ sha256: string; bytes: number; written: number }> {
     const tmp = path.join(await this.spoolDir(), randomUUID());
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const hashing = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        bytes += chunk.byteLength;
-        done(null, chunk);
-      },
-    });
+    const hashing = hashingStream();
     let written = 0;
     try {
       const linked = opts.link ? await fs.link(file, tmp).then(() => true, () => false) : false;
       if (linked) {
-        for await (const chunk of createReadStream(tmp)) {
-          hash.update(chunk as Buffer); // hash what landed, read-only
-          bytes += (chunk as Buffer).byteLength;
-        }
+        await pipeline(createReadStream(tmp), hashing.stream, new Writable({ write: (_c, _e, done) => done() })); // hash what landed, read-only
       } else {
-        await this.wrap('write', key, () => pipeline(createReadStream(file), hashing, createWriteStream(tmp, { flags: 'wx' })));
+        await this.wrap('write', key, () => pipeline(createReadStream(file), hashing.stream, createWriteStream(tmp, { flags: 'wx' })));
         const fh = await fs.open(tmp, 'r+');
         await fh.sync().finally(() => fh.close());
-        written = bytes;
+        written = hashing.digest().bytes;
       }
       await this.putFile(key, tmp);
     } finally {
       await fs.rm(tmp, { force: true });
     }
-    return { sha256: hash.digest('hex'), bytes, written };
+    return { ...hashing.digest(), written };
   }
 
   async move(from: string, to: string): Promise<void> {

@@ -12,12 +12,13 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as os from 'node:os';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { checkKey, type StoreBackend, type StoreEntry } from './backend';
 import { StoreError, describeCause } from './errors';
+import { hashingStream } from './hashing';
 
 // The SDK warns on every process under Node < 22 that future releases will need Node 22 (this project supports
 // Node >= 20.3); its documented switch turns that one warning off. A user who sets the variable keeps their value.
@@ -81,18 +82,11 @@ export class S3Backend implements StoreBackend {
   }
 
   async putFromFile(key: string, file: string): Promise<{ sha256: string; bytes: number; written: number }> {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const hashing = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        bytes += chunk.byteLength;
-        done(null, chunk);
-      },
-    });
+    const hashing = hashingStream();
     const { size } = await this.wrap('stat local file', file, () => fs.stat(file));
-    await this.upload(key, createReadStream(file).pipe(hashing), size);
-    return { sha256: hash.digest('hex'), bytes, written: bytes };
+    await this.upload(key, createReadStream(file).pipe(hashing.stream), size);
+    const digest = hashing.digest();
+    return { ...digest, written: digest.bytes };
   }
 
   async move(from: string, to: string): Promise<void> {

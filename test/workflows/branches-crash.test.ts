@@ -3,44 +3,26 @@
 // worker resumes that branch from its checkpoint, the other branch is not disturbed, and the lineage ends with the
 // same weights as an uninterrupted run of the same config.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { WorkerProcesses, exited } from './worker-processes';
 import { openStore } from '../../store/open';
 import type { TrainStageInput } from '../../activities/train';
 import { startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../shared/lineage';
-import { projectRoot } from '../../temporal/project-root';
-import { connectTemporal, temporalSettings, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../lineage/helpers';
+import { connectTemporal, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../lineage/helpers';
 import type { RunningWorkers } from '../../workers/run-worker';
 
 let ctx: TemporalContext;
 let local: RunningWorkers;
 const prefix = uniquePrefix('branch-crash');
-const children: ChildProcess[] = [];
-
-function gpuWorkerProcess(queuePrefix: string): { child: ChildProcess; output: () => string } {
-  const main = path.join(projectRoot(), 'dist', 'workers', 'main.js');
-  const child = spawn(process.execPath, [main, '--queues', 'gpu', '--prefix', queuePrefix, '--log-level', 'WARN'], {
-    env: { ...process.env, TEMPORAL_ADDRESS: temporalSettings().address },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  children.push(child);
-  return { child, output: () => out };
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+const processes = new WorkerProcesses(prefix);
 
 before(async () => {
   ctx = await connectTemporal();
   local = await testWorkers(ctx, prefix, { queues: ['orchestrator', 'cpu'] });
 });
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  processes.killAll();
   await local?.shutdown();
   await ctx?.close();
 });
@@ -55,7 +37,7 @@ test('SIGKILL of the worker running one branch: that branch resumes from its che
   const storeDir = tmpDir('branch-crash-store');
   const store = openStore(storeDir);
   const loaded = tinyConfig(storeDir, [`corrupt=${TWO_BRANCHES}`, 'checkpoint_every=4']);
-  const workers = [gpuWorkerProcess(prefix), gpuWorkerProcess(prefix)];
+  const workers = [processes.gpu(), processes.gpu()];
   const started = await startLineage(ctx.client, loaded, {
     queues: prefix,
     codeVersion: 'test-branch-crash',
@@ -89,7 +71,7 @@ test('SIGKILL of the worker running one branch: that branch resumes from its che
   await exited(victim.child);
   assert.equal(victim.child.signalCode, 'SIGKILL');
   const survivor = workers.find((w) => w !== victim)!;
-  const replacement = gpuWorkerProcess(prefix);
+  const replacement = processes.gpu();
 
   const result = await started.handle.result().catch((err: Error) => {
     throw new Error(`${err.message}\n--- worker output ---\n${survivor.output()}\n${replacement.output()}`);

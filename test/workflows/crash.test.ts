@@ -4,48 +4,31 @@
 // training run done without interruption. That worker is then stopped with SIGTERM while the corrupt stage trains:
 // it checkpoints at the next step, exits cleanly, and a third worker continues from there.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { WorkerProcesses, exited } from './worker-processes';
 import { openStore } from '../../store/open';
 import { runTrainJob } from '../../train/offthread';
 import type { TrainStageInput } from '../../activities/train';
 import { startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../shared/lineage';
-import { projectRoot } from '../../temporal/project-root';
-import { connectTemporal, temporalSettings, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../lineage/helpers';
+import { connectTemporal, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../lineage/helpers';
 import type { RunningWorkers } from '../../workers/run-worker';
 
 let ctx: TemporalContext;
 let local: RunningWorkers;
 const prefix = uniquePrefix('crash');
-const children: ChildProcess[] = [];
+const processes = new WorkerProcesses(prefix);
 
 /** A gpu worker process on this test's queues; its output is kept for failure messages. */
-function gpuWorkerProcess(): { child: ChildProcess; output: () => string } {
-  const main = path.join(projectRoot(), 'dist', 'workers', 'main.js');
-  const child = spawn(process.execPath, [main, '--queues', 'gpu', '--prefix', prefix, '--log-level', 'WARN'], {
-    env: { ...process.env, TEMPORAL_ADDRESS: temporalSettings().address },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  children.push(child);
-  return { child, output: () => out };
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-
 before(async () => {
   ctx = await connectTemporal();
   local = await testWorkers(ctx, prefix, { queues: ['orchestrator', 'cpu'] });
 });
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  processes.killAll();
   await local?.shutdown();
   await ctx?.close();
 });
@@ -54,7 +37,7 @@ test('SIGKILL of the gpu worker mid-training: the retry resumes from the checkpo
   const storeDir = tmpDir('crash-store');
   const store = openStore(storeDir);
   const loaded = tinyConfig(storeDir, ['model.train.steps=120', 'checkpoint_every=10', 'corrupt.epochs=12']);
-  const first = gpuWorkerProcess();
+  const first = processes.gpu();
   const started = await startLineage(ctx.client, loaded, {
     queues: prefix,
     codeVersion: 'test-crash',
@@ -72,7 +55,7 @@ test('SIGKILL of the gpu worker mid-training: the retry resumes from the checkpo
   const killedAfter = Number(/step-(\d+)\.json$/.exec(manifest)![1]);
   assert.ok(killedAfter > 0 && killedAfter < 120, `killed after step ${killedAfter}, before the end`);
 
-  const second = gpuWorkerProcess();
+  const second = processes.gpu();
   // Graceful stop while the corrupt stage trains: the job checkpoints at its next step and the process exits 0.
   const corrupt = await waitFor('the corrupt stage to report progress', async () => {
     const p = await started.handle.query(progressQuery);
@@ -81,7 +64,7 @@ test('SIGKILL of the gpu worker mid-training: the retry resumes from the checkpo
   second.child.kill('SIGTERM');
   await exited(second.child);
   assert.equal(second.child.exitCode, 0, `the second worker shut down cleanly:\n${second.output()}`);
-  const third = gpuWorkerProcess();
+  const third = processes.gpu();
   const result = await started.handle.result().catch((err: Error) => {
     throw new Error(`${err.message}\n--- third worker output ---\n${third.output()}`);
   });
