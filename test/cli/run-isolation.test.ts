@@ -3,8 +3,6 @@
 // start-up lines are dropped by the views; the bench flags a stage that stalls relative to its backend's pace.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
-import { toFailure } from '../../activities/errors';
 import { compareStageTimes, type LineageStageTimes } from '../../bench/lineage-backends';
 import { runQueuePrefix } from '../../cli/commands/run';
 import { isTensorflowStartupNoise } from '../../cli/view/tf-noise';
@@ -17,16 +15,6 @@ test('run: in-process workers get a per-run queue prefix unless one is chosen', 
   assert.equal(runQueuePrefix(undefined, false, {}), 'plasticity'); // --detach / --no-worker / remote: shared queues
   assert.equal(runQueuePrefix('mine', true, {}), 'mine');
   assert.equal(runQueuePrefix(undefined, true, { PLASTICITY_TASK_QUEUE_PREFIX: 'team' }), 'team');
-});
-
-test('a sequence longer than n_ctx and a JobInputError are non-retryable', () => {
-  const f = toFailure(new Error('input: sequence length 20 exceeds n_ctx 4'), 'stage base');
-  assert.ok(f instanceof ApplicationFailure && f.nonRetryable, 'n_ctx error must not be retried');
-  const e = new Error('resumeDir /x: missing');
-  e.name = 'JobInputError';
-  const g = toFailure(e, 'stage base');
-  assert.ok(g instanceof ApplicationFailure && g.nonRetryable);
-  assert.ok(!(toFailure(new Error('EIO: i/o error'), 'stage base') as ApplicationFailure).nonRetryable);
 });
 
 test("TensorFlow's start-up lines are recognised, other lines are not", () => {

@@ -19,6 +19,7 @@ import {
 } from '../../activities/checkpoint-files';
 import { toFailure } from '../../activities/errors';
 import { ConfigError } from '../../config/load';
+import { DeterministicError } from '../../shared/errors';
 import { listCheckpoints } from '../../store/checkpoints';
 import { openStore } from '../../store/open';
 import type { StageOutput } from '../../shared/lineage';
@@ -94,7 +95,7 @@ test('config and data errors become non-retryable failures; others stay retryabl
   const bad = toFailure(new ConfigError('trace.n: expected number', 'trace.n'), 'stage x') as ApplicationFailure;
   assert.equal(bad.type, 'InvalidConfig');
   assert.equal(bad.nonRetryable, true);
-  const data = toFailure(new Error("IOI prompt 3: token 9999 is not in the model's compact vocabulary"), 'stage finetune') as ApplicationFailure;
+  const data = toFailure(new DeterministicError("IOI prompt 3: token 9999 is not in the model's compact vocabulary"), 'stage finetune') as ApplicationFailure;
   assert.equal(data.type, 'DataError');
   assert.equal(data.nonRetryable, true);
   assert.match(data.message, /^stage finetune: IOI prompt 3/);

@@ -58,7 +58,7 @@ test('a retrying activity shows its last attempt error in status --json and in t
   const workflowId = `observe-retry-${Date.now()}`;
   behaviour.set(workflowId, async (input) => {
     startProgress(input.stage, { intervalMs: input.progressIntervalMs });
-    await sleep(500); // the retried attempt's progress reporter tells the workflow the previous error meanwhile
+    await sleep(1500); // the retried attempt's progress reporter tells the workflow the previous error meanwhile (a signal: give it time under load)
     throw new Error('injected: the scratch disk went away'); // retryable
   });
   const started = await startLineage(ctx.client, loaded, {
