@@ -23,7 +23,8 @@ export function hashingStream(): { stream: Transform; digest: () => Digest } {
       done(null, chunk);
     },
   });
-  return { stream, digest: () => ({ sha256: hash.digest('hex'), bytes }) };
+  let sha256: string | undefined;
+  return { stream, digest: () => ({ sha256: (sha256 ??= hash.digest('hex')), bytes }) };
 }
 
 /** Writes `source` to `file` (flushed to disk) and returns its digest; removes the file on failure. */
