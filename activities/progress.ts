@@ -52,7 +52,9 @@ export function startProgress(stage: string, opts: { intervalMs?: number; resume
 
   const signal = (force: boolean): Promise<void> | undefined => {
     const now = Date.now();
-    if (signalling || (!force && now - lastSignalAt < signalGapMs(intervalMs, signals - 1))) return signalling;
+    // A forced signal (e.g. the previous attempt's error just arrived) must not be lost behind one in flight.
+    if (signalling) return force ? signalling.then(async () => { await signal(true); }) : signalling;
+    if (!force && now - lastSignalAt < signalGapMs(intervalMs, signals - 1)) return undefined;
     const done = last.step - startStep;
     const rate = done > 0 ? done / ((now - t0) / 1000) : 0;
     const hb: StageHeartbeat = {
