@@ -1,6 +1,7 @@
 // Adam / AdamW written out explicitly (moments as float32 arrays, a step count), global-norm clipping and learning
 // rate schedules. State exports as float32 arrays in paramShapes order so a checkpoint restores it exactly.
 import { activeBackend, tf } from '../model/engine';
+import { adamUpdate, WasmAdam } from './adam-kernel';
 import type { TrainConfig } from './config';
 
 export interface AdamOptions {
@@ -8,6 +9,8 @@ export interface AdamOptions {
   eps: number;
   weightDecay: number;
   decoupled: boolean; // true: AdamW (decay applied to weights); false: Adam with L2 added to the gradient
+  /** 'auto' (default): the wasm SIMD kernel where the moments fit it, else the JS loop; both give identical results. */
+  kernel?: 'auto' | 'js';
 }
 
 export interface OptimizerState {
@@ -20,9 +23,10 @@ export interface OptimizerState {
 const decays = (v: tf.Variable) => v.rank >= 2;
 
 /**
- * Adam(W) with the moments in plain Float32Arrays and one fused update loop per parameter: reading the gradient once,
- * writing the moments in place and the new weights once. A chain of ~15 tfjs element-wise ops per parameter made a
- * full-size temporary each (124 M floats apiece at GPT-2 small: seconds per step and ~7 GB of transient memory).
+ * Adam(W) with the moments in float32 arrays (one wasm memory when they fit) and one fused update per parameter
+ * (train/adam-kernel.ts): reading the gradient once, writing the moments in place and the new weights once. A chain
+ * of ~15 tfjs element-wise ops per parameter made a full-size temporary each (124 M floats apiece at GPT-2 small:
+ * seconds per step and ~7 GB of transient memory).
  * The update runs in float64 arithmetic with float32 storage, identically on every backend.
  */
 export class Adam {
@@ -30,18 +34,22 @@ export class Adam {
   private readonly m: Float32Array[];
   private readonly v: Float32Array[];
   private t = 0;
+  private readonly kernel: WasmAdam | undefined;
 
-  /** `state` (e.g. read from a checkpoint) is adopted, not copied: the optimizer updates its arrays in place. */
+  /** `state` (e.g. read from a checkpoint) is copied into the kernel's memory, or adopted by the JS loop. */
   constructor(vars: tf.Variable[], readonly opts: AdamOptions, state?: OptimizerState) {
     this.vars = vars;
-    if (state) {
-      checkState(state, vars);
-      this.t = state.step;
-      this.m = state.m;
-      this.v = state.v;
+    if (state) checkState(state, vars);
+    this.t = state?.step ?? 0;
+    this.kernel = opts.kernel === 'js' ? undefined : WasmAdam.create(vars.map((p) => p.size));
+    if (this.kernel) {
+      this.m = this.kernel.m;
+      this.v = this.kernel.v;
+      state?.m.forEach((a, i) => this.m[i].set(a));
+      state?.v.forEach((a, i) => this.v[i].set(a));
     } else {
-      this.m = vars.map((p) => new Float32Array(p.size));
-      this.v = vars.map((p) => new Float32Array(p.size));
+      this.m = state?.m ?? vars.map((p) => new Float32Array(p.size));
+      this.v = state?.v ?? vars.map((p) => new Float32Array(p.size));
     }
   }
 
@@ -76,24 +84,19 @@ export class Adam {
         g = ownsCopy ? read : read.slice();
         if (release) gi.dispose();
       }
-      const m = this.m[i];
-      const v = this.v[i];
+      let scale = gradScale;
       if (decay && !decoupled) {
         const w = p.dataSync() as Float32Array;
         for (let j = 0; j < g.length; j++) g[j] = g[j] * gradScale + decay * w[j];
-      } else if (gradScale !== 1) for (let j = 0; j < g.length; j++) g[j] *= gradScale;
-      // g becomes the step: stepSize · m̂ / (√v̂ + eps), with the moments updated in place
-      for (let j = 0; j < g.length; j++) {
-        const gj = g[j];
-        const mj = b1 * m[j] + (1 - b1) * gj;
-        const vj = b2 * v[j] + (1 - b2) * gj * gj;
-        m[j] = mj;
-        v[j] = vj;
-        g[j] = (mj / (Math.sqrt(vj) * vScale + eps)) * stepSize;
+        scale = 1;
       }
+      const hyper = { b1, b2, vScale, eps, stepSize, gradScale: scale };
+      let step = g;
+      if (this.kernel) step = this.kernel.update(i, g, hyper);
+      else adamUpdate(g, this.m[i], this.v[i], hyper);
       const shrink = decoupled ? lr * decay : 0;
       tf.tidy(() => {
-        const stepT = tf.tensor(g, p.shape, 'float32');
+        const stepT = tf.tensor(step, p.shape, 'float32'); // read before the next update reuses the kernel's step buffer
         p.assign(tf.sub(shrink ? tf.mul(p, 1 - shrink) : p, stepT));
       });
     });
