@@ -8,9 +8,10 @@ const path = require('node:path');
 async function compileAdamWat() {
   const wabt = await require('wabt')();
   const source = path.join(__dirname, '..', 'train', 'adam.wat');
-  const mod = wabt.parseWat(source, fs.readFileSync(source, 'utf8'), { simd: true });
+  const features = { simd: true, threads: true };
+  const mod = wabt.parseWat(source, fs.readFileSync(source, 'utf8'), features);
   try {
-    mod.validate();
+    mod.validate(features);
     return Buffer.from(mod.toBinary({}).buffer);
   } finally {
     mod.destroy();

@@ -3,7 +3,7 @@
 ;; train/adam-wasm.ts by `npm run build:wasm` (scripts/build-adam-wasm.js); test/train/adam-wasm.test.ts checks both.
 ;; g, m, v: byte offsets of n float32 each. g holds the gradient on entry and the step on return.
 (module
-  (import "env" "memory" (memory 1 65536))
+  (import "env" "memory" (memory 1 65536 shared))
   (func (export "adam")
     (param $g i32) (param $m i32) (param $v i32) (param $n i32)
     (param $b1 f64) (param $c1 f64) (param $b2 f64) (param $c2 f64)

@@ -112,8 +112,9 @@ export class Adam {
     return { step: this.t, m: this.m, v: this.v };
   }
 
+  /** Stops the kernel's helper thread (nothing is held in tfjs). */
   dispose(): void {
-    /* nothing held in tfjs */
+    this.kernel?.dispose();
   }
 }
 

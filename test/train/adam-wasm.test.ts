@@ -21,8 +21,8 @@ function lcg(seed: number): () => number {
   return () => ((x = (x * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5);
 }
 
-test('the wasm kernel gives the JS loop bit for bit over several steps, odd sizes and gradient scales included', () => {
-  const sizes = [1, 2, 7, 64, 1001];
+test('the wasm kernel gives the JS loop bit for bit over several steps, odd sizes, gradient scales and the two-thread split included', () => {
+  const sizes = [1, 2, 7, 64, 1001, 70_001]; // the last is split with the helper thread
   const kernel = WasmAdam.create(sizes);
   assert.ok(kernel, 'wasm SIMD is available on Node 20');
   const m = sizes.map((n) => new Float32Array(n));
@@ -40,7 +40,8 @@ test('the wasm kernel gives the JS loop bit for bit over several steps, odd size
       assert.deepEqual(Buffer.from(kernel!.v[i].buffer, kernel!.v[i].byteOffset, n * 4), Buffer.from(v[i].buffer), `v of parameter ${i}`);
     });
   }
-  assert.ok(m[4].some((x) => x !== 0) && v[4].some((x) => x !== 0), 'the moments moved');
+  assert.ok(m[5].some((x) => x !== 0) && v[5].some((x) => x !== 0), 'the moments moved');
+  kernel!.dispose();
 });
 
 test('moments too large for one wasm memory fall back to the JS loop', () => {
