@@ -32,7 +32,8 @@ async function runPart(part: Part, backend: BackendName): Promise<unknown> {
     return benchGpt2SmallTrain(backend, process.argv[process.argv.indexOf('--hf') + 1], { batch: GPT2_SMALL_B, seq: GPT2_SMALL_T, steps: backend === 'tensorflow' ? 4 : 2 });
   }
   if (part === 'lineage') return benchTinyLineage(backend);
-  return benchTracing({ backend, log: (m) => console.error(m) });
+  const peerAt = process.argv.indexOf('--peer-file');
+  return benchTracing({ backend, log: (m) => console.error(m), ...(peerAt >= 0 ? { peerFile: process.argv[peerAt + 1] } : {}) });
 }
 
 /** Runs one part in a child process; its stderr lines go to the progress log, its stdout is the part's JSON. */
@@ -153,6 +154,28 @@ async function gpt2SmallTraining(progress: ProgressReporter, argv: string[], bac
   return { ours, peer, ratio, loadavg1, targets: { ratio: 1.5, peak_rss_gb: 3 } };
 }
 
+/**
+ * The PyTorch per-head patching loop (bench/peer/torch_patching.py) in this invocation, its JSON in a temp file for
+ * the tracing parts; undefined (and the tracing part falls back to bench/peer/results.json or the issue's numbers)
+ * without torch.
+ */
+function tracingPeer(progress: ProgressReporter): string | undefined {
+  const missing = torchMissing();
+  if (missing) {
+    progress.log(`tracing peer unavailable: ${missing}`);
+    return undefined;
+  }
+  progress.update({ stage: 'peer:torch-patching', step: 0, total: 0 });
+  const r = spawnSync('python3', [path.join(PROJECT, 'bench', 'peer', 'torch_patching.py')], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    progress.log(`tracing peer failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').pop()}`);
+    return undefined;
+  }
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'plasticity-bench-')), 'torch-patching.json');
+  fs.writeFileSync(file, r.stdout);
+  return file;
+}
+
 /** bench/store-lineage.ts in its own process (a GPT-2-small-shaped lineage: minutes); flags after `--store-lineage-args` pass through. */
 function storeLineage(progress: ProgressReporter): Promise<unknown> {
   progress.update({ stage: 'store-lineage', step: 0, total: 0 });
@@ -184,6 +207,13 @@ async function main(): Promise<void> {
   const backends: BackendName[] = nativeAvailable() ? ['tensorflow', 'wasm', 'cpu'] : ['wasm', 'cpu'];
   const progress = createProgressReporter({ mode: chooseViewMode(process.stderr, argv.includes('--json')), stream: process.stderr });
   const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() };
+  if (argv.includes('--only-tracing')) {
+    const peerFile = tracingPeer(progress);
+    const tracing = await child(progress, 'tracing', backends[0], peerFile ? ['--peer-file', peerFile] : []);
+    progress.done();
+    console.log(JSON.stringify({ machine, tracing }, null, 1));
+    return;
+  }
   if (argv.includes('--only-gpt2-small-train')) {
     const gpt2SmallTrain = await gpt2SmallTraining(progress, argv, backends[0]);
     progress.done();
@@ -193,7 +223,8 @@ async function main(): Promise<void> {
   const training = await each(backends, async (b) => ({ backend: b, results: await child(progress, 'train', b) }));
   const gpt2SmallTrain = await gpt2SmallTraining(progress, argv, backends[0]);
   const gpt2SmallForward = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'forward', b));
-  const tracing = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'tracing', b));
+  const peerFile = tracingPeer(progress);
+  const tracing = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'tracing', b, peerFile ? ['--peer-file', peerFile] : []));
   const lineageRuns = (await each(backends, (b) => child(progress, 'lineage', b))) as LineageStageTimes[];
   const lineageOk = lineageRuns.filter((r) => r && (r as { stages?: unknown }).stages);
   const tinyLineage = { runs: lineageRuns, stages: compareStageTimes(lineageOk) };

@@ -11,7 +11,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import type { Client } from '@temporalio/client';
 import { loadConfig, type LoadedConfig } from '../config/load';
 import { openStore } from '../store/open';
-import { BLOB_PREFIX, blobKey, findArtifactRefs, type ArtifactStore } from '../store/artifact-store';
+import { BLOB_PREFIX, QUARANTINE_PREFIX, blobKey, findArtifactRefs, type ArtifactStore } from '../store/artifact-store';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { connectClient, connectionSettings } from '../temporal/connection';
 import { codeVersion, startLineage, type LineageHandle } from '../temporal/lineage-client';
@@ -342,10 +342,10 @@ async function compareWithReference(store: ArtifactStore, refStore: ArtifactStor
   return problems;
 }
 
-/** Whole-store audit: every blob hashes to its name; every JSON manifest's referenced blobs exist and verify. */
+/** Whole-store audit (quarantine/ aside): every blob hashes to its name; every JSON manifest's referenced blobs exist and verify. */
 export async function auditStore(store: ArtifactStore): Promise<{ blobs: number; manifests: number; problems: string[] }> {
   const problems: string[] = [];
-  const entries = await store.listEntries('');
+  const entries = (await store.listEntries('')).filter((e) => !e.key.startsWith(QUARANTINE_PREFIX)); // set aside for inspection
   const blobs = entries.filter((e) => e.key.startsWith(BLOB_PREFIX));
   for (const e of blobs) {
     const sha = path.basename(e.key);
