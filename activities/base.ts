@@ -10,20 +10,14 @@ import * as path from 'node:path';
 import { checkModelFiles } from '../config/check';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
-import type { StageOutput } from '../shared/lineage';
-import { lookupStage, recordStage, type LookupStageResult } from './cache';
+import type { ImportModelInput, ImportModelResult, LookupStageResult } from '../contract/activities';
+import type { StageOutput } from '../contract/lineage';
+import { lookupStage, recordStage } from './cache';
 import { CHECKPOINT_FILES, uploadCheckpointFolder } from './checkpoint-files';
 import { mapErrors } from './errors';
 
-export interface ImportModelInput {
-  stage: string;
-  store: string;
-  model: { source: 'hf' | 'checkpoint'; path: string };
-  codeVersion: string;
-}
-
 export function importModelActivity(openStore: (url: string) => ArtifactStore) {
-  return async function importModel(input: ImportModelInput): Promise<{ output: StageOutput; cached: boolean }> {
+  return async function importModel(input: ImportModelInput): Promise<ImportModelResult> {
     return mapErrors(`stage ${input.stage}`, async () => {
       const startedAt = new Date().toISOString();
       checkModelFiles({ model: input.model } as ExperimentConfig);

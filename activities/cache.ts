@@ -4,30 +4,9 @@
 import { hashJson } from '../config/canonical';
 import type { ArtifactStore } from '../store/artifact-store';
 import { Verifier } from '../store/verify';
-import type { StageKind, StageOutput } from '../shared/lineage';
+import type { LookupStageInput, LookupStageResult, StageKeyInput } from '../contract/activities';
+import type { StageOutput } from '../contract/lineage';
 import { stagePrefix } from './checkpoint-files';
-
-export interface StageKeyInput {
-  kind: StageKind;
-  /** Identities of what the stage starts from (sha256 of parent weights or artifacts), in a fixed order. */
-  parents: string[];
-  /** Everything in the config that changes the stage's output. */
-  config: unknown;
-  codeVersion: string;
-}
-
-export interface LookupStageInput extends StageKeyInput {
-  stage: string;
-  store: string;
-  /** A result offered by a resumed run; used when its key matches and its blobs are in the store. */
-  candidate?: StageOutput;
-}
-
-export interface LookupStageResult {
-  key: string;
-  /** The reusable result, renamed to this stage, when the store holds one. */
-  cached?: StageOutput;
-}
 
 /** `<kind>-<32 hex>`: readable in store listings, unique per stage inputs. */
 export function stageKey(input: StageKeyInput): string {

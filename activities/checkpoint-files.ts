@@ -7,8 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { blobKey, type ArtifactStore } from '../store/artifact-store';
 import { applyRetention, checkpointKey, latestCheckpoint, listCheckpoints, putCheckpointManifest } from '../store/checkpoints';
 import { StoreError } from '../store/errors';
-import type { ArtifactRef } from '../shared/types';
-import { DeterministicError } from '../shared/errors';
+import type { ArtifactRef } from '../store/artifact-ref';
+import { DeterministicError } from '../errors/deterministic';
 
 export const DESCRIPTOR_FORMAT = 'plasticity-checkpoint-files';
 /** Written last into a materialised folder (it marks the folder complete). */

@@ -2,25 +2,13 @@
 // (tracing/compare.ts: corruption localisation, restoration, adjacent diffs) and store it; headline numbers go into
 // the result's metrics. Pure JSON work, so it runs in-process on the cpu queue.
 import type { ArtifactStore } from '../store/artifact-store';
-import { compareStages, DEFAULT_THRESHOLDS, type BranchRoles } from '../tracing/compare';
+import { compareStages, DEFAULT_THRESHOLDS } from '../tracing/compare';
 import type { CmapPair, LineageComparison, StageTrace } from '../tracing/results';
-import type { StageOutput } from '../shared/lineage';
-import type { ArtifactRef } from '../shared/types';
+import type { CompareStageInput } from '../contract/activities';
+import type { StageOutput } from '../contract/lineage';
+import type { ArtifactRef } from '../store/artifact-ref';
 import { recordStage } from './cache';
 import { mapErrors } from './errors';
-
-export interface CompareStageInput {
-  stage: string;
-  key: string;
-  store: string;
-  /** Trace artifacts in lineage order. */
-  traces: { label: string; trace: ArtifactRef; cmap?: ArtifactRef }[];
-  /** Labels of the clean (corrupted-from), corrupted and retrained models. */
-  roles: { clean: string; corrupted: string; retrained: string };
-  /** Every corruption branch's triple, compared side by side (tracing/compare.ts compareBranches). */
-  branches?: BranchRoles[];
-  topK: number;
-}
 
 export function compareActivity(openStore: (url: string) => ArtifactStore) {
   return async function compareStage(input: CompareStageInput): Promise<StageOutput> {

@@ -1,9 +1,9 @@
 // Maps errors of the lower layers to Temporal failures by their type, never by their message: errors typed
-// deterministic where they are thrown (shared/errors.ts: config and data errors, corrupted blobs, a store we may not
-// write) are non-retryable (shared/lineage.ts NON_RETRYABLE_ERROR_TYPES), because a retry would fail the same way;
+// deterministic where they are thrown (errors/deterministic.ts: config and data errors, corrupted blobs, a store we may not
+// write) are non-retryable (contract/lineage.ts NON_RETRYABLE_ERROR_TYPES), because a retry would fail the same way;
 // everything else (I/O, a dying thread) is retried.
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { deterministicType } from '../shared/errors';
+import { deterministicType } from '../errors/deterministic';
 
 export function toFailure(err: unknown, where: string): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;

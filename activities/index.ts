@@ -4,7 +4,8 @@ import { Context } from '@temporalio/activity';
 import { openStore as openStoreDefault } from '../store/open';
 import type { ArtifactStore } from '../store/artifact-store';
 import { importModelActivity } from './base';
-import { lookupStage, type LookupStageInput, type LookupStageResult } from './cache';
+import type { LookupStageInput, LookupStageResult } from '../contract/activities';
+import { lookupStage } from './cache';
 import { compareActivity } from './compare';
 import { mapErrors } from './errors';
 import { reportActivity } from './report';
@@ -59,11 +60,3 @@ export function createActivities(deps: ActivityDeps = {}) {
 }
 
 export type LineageActivities = ReturnType<typeof createActivities>;
-
-export type { LookupStageInput, LookupStageResult } from './cache';
-export type { TrainStageInput } from './train';
-export type { TraceStageInput } from './trace';
-export type { CompareStageInput } from './compare';
-export type { ReportStageInput } from './report';
-export type { ImportModelInput } from './base';
-export type { ValidateConfigInput, ValidateConfigResult } from './validate';

@@ -3,7 +3,7 @@
 // off-thread jobs, same stage cache — so timing it against the workflow measures the orchestration overhead.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { LoadedConfig } from '../config/load';
-import { taskQueues, type LineageResult, type StageOutput } from '../shared/lineage';
+import { taskQueues, type LineageResult, type StageOutput } from '../contract/lineage';
 import { runLineageStages, type StageRunner } from '../workflows/stages';
 import { createActivities, type ActivityDeps } from './index';
 

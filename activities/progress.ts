@@ -5,7 +5,7 @@
 // about log2(120) + 6·H signals, whatever its length. The live step between signals comes from the heartbeat
 // details, which the CLI reads through describe. The signal is best-effort: a failure to send it never fails the stage.
 import { Context } from '@temporalio/activity';
-import { stageHeartbeatSignal, type StageHeartbeat } from '../shared/lineage';
+import { stageHeartbeatSignal, type StageHeartbeat } from '../contract/lineage';
 
 export interface StepReport {
   step: number;

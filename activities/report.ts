@@ -1,18 +1,14 @@
 // The report stage: render the lineage's self-contained HTML report (report/activity-entry.ts) from what the
 // workflow knows and store it (and its data) in the artifact store; the workflow result links to it.
 import { Context } from '@temporalio/activity';
-import { buildAndStoreReportWithData, type ReportActivityInput } from '../report/activity-entry';
+import { buildAndStoreReportWithData } from '../report/activity-entry';
 import type { ArtifactStore } from '../store/artifact-store';
 import { connectionSettings, workflowUiUrl } from '../temporal/connection';
-import type { ArtifactRef } from '../shared/types';
+import type { ReportStageInput, ReportStageResult } from '../contract/activities';
 import { mapErrors } from './errors';
 
-export interface ReportStageInput extends Omit<ReportActivityInput, 'workflowId' | 'uiUrl'> {
-  store: string;
-}
-
 export function reportActivity(openStore: (url: string) => ArtifactStore) {
-  return async function reportStage(input: ReportStageInput): Promise<{ report: ArtifactRef; data: ArtifactRef }> {
+  return async function reportStage(input: ReportStageInput): Promise<ReportStageResult> {
     return mapErrors('stage report', async () => {
       const { store: storeUrl, ...rest } = input;
       const workflowId = Context.current().info.workflowExecution?.workflowId;

@@ -5,8 +5,8 @@
 // missing too, and two configs with the same provisional key would compute the same stage.
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
-import type { LineageInput, StageKind, StageOutput } from '../shared/lineage';
-import type { ArtifactRef } from '../shared/types';
+import type { LineageInput, StageKind, StageOutput } from '../contract/lineage';
+import type { ArtifactRef } from '../store/artifact-ref';
 import { runLineageStages, type StageRunner } from '../workflows/stages';
 import { lookupImport } from './base';
 import { lookupStage, stageKey } from './cache';

@@ -1,26 +1,13 @@
 // Activities of the sweep workflow: the stage keys each point would compute (for scheduling points that share a
 // stage one after the other), and the aggregate report (HTML, JSON, CSV) of the completed points.
-import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
-import type { SweepPointState, SweepResult, SweepStageKeys } from '../shared/sweep';
+import type { SweepReportInput, SweepResult, SweepStageKeys, SweepStageKeysInput } from '../contract/sweep';
 import { collectReportData } from '../report/collect';
 import type { ReportData } from '../report/data';
 import { aggregateSweep, sweepCsv, type SweepPointData } from '../report/sweep-aggregate';
 import { renderSweepReport } from '../report/sweep-render';
 import { mapErrors } from './errors';
 import { missingStageKeys } from './stage-plan';
-
-export interface SweepStageKeysInput {
-  points: { index: number; config: ExperimentConfig }[];
-  codeVersion: string;
-}
-
-export interface SweepReportInput {
-  name: string;
-  sweepId?: string;
-  points: SweepPointState[];
-  configs: { index: number; overrides: string[]; config: ExperimentConfig }[];
-}
 
 export const sweepIndexKey = (sweepId: string) => `sweeps/${sweepId.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`;
 

@@ -4,36 +4,20 @@ import { Context } from '@temporalio/activity';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ExperimentConfig } from '../config/schema';
-import type { BackendPreference } from '../model/engine';
 import type { ArtifactStore } from '../store/artifact-store';
 import { runJob } from '../train/offthread';
 import type { TraceJobInput, TraceJobResult } from '../tracing/job';
 import type { TraceProgress } from '../tracing/stage';
 import { circuitFromConfig } from '../tracing/circuit-config';
-import type { StageRole } from '../tracing/results';
-import type { StageOutput } from '../shared/lineage';
-import type { ArtifactRef } from '../shared/types';
+import type { TraceStageInput } from '../contract/activities';
+import type { StageOutput } from '../contract/lineage';
+import type { ArtifactRef } from '../store/artifact-ref';
 import { recordStage } from './cache';
 import { materialiseCheckpoint, readFile } from './checkpoint-files';
 import { mapErrors } from './errors';
 import { startProgress } from './progress';
 import { stopSignal, stoppedError } from './stop';
 import { attemptWorkDir, removeWorkDir } from './train';
-
-export interface TraceStageInput {
-  stage: string;
-  key: string;
-  store: string;
-  backend: BackendPreference;
-  /** Name of the traced model in the trace JSON (e.g. 'finetune-e2'). */
-  label: string;
-  role: StageRole;
-  checkpoint: ArtifactRef;
-  /** CMAP donor: the previous model in the lineage. */
-  donor?: { label: string; checkpoint: ArtifactRef };
-  trace: ExperimentConfig['trace'];
-  progressIntervalMs?: number;
-}
 
 export function traceActivity(openStore: (url: string) => ArtifactStore, shutdown?: AbortSignal) {
   return async function traceStage(input: TraceStageInput): Promise<StageOutput> {

@@ -8,15 +8,14 @@ import { Context, type Info as ActivityInfo } from '@temporalio/activity';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BackendPreference } from '../model/engine';
 import type { ArtifactStore } from '../store/artifact-store';
 import { checkpointKey } from '../store/checkpoints';
 import { safeSegment } from '../store/safe-segment';
-import type { ArchInput, DataSpec, TrainConfigInput } from '../train/config';
 import type { TrainJobResult } from '../train/job';
 import { runTrainJob } from '../train/offthread';
-import type { StageOutput, TrainHeartbeatDetails } from '../shared/lineage';
-import type { ArtifactRef } from '../shared/types';
+import type { TrainStageInput } from '../contract/activities';
+import type { StageOutput, TrainHeartbeatDetails } from '../contract/lineage';
+import type { ArtifactRef } from '../store/artifact-ref';
 import { recordStage } from './cache';
 import {
   checkpointSeries,
@@ -30,34 +29,6 @@ import {
 import { mapErrors } from './errors';
 import { startProgress } from './progress';
 import { stopSignal, stoppedError } from './stop';
-
-export interface InitFrom {
-  arch: ArchInput;
-  seed: number;
-  vocab: 'ioi';
-}
-
-export interface TrainStageInput {
-  stage: string;
-  /** Stage cache key: checkpoints live under stages/<key>/checkpoints, the result at stages/<key>/result.json. */
-  key: string;
-  /** Store URL (file:///… or s3://…). */
-  store: string;
-  backend: BackendPreference;
-  /** A checkpoint in the store, or a fresh initialisation (pretraining). */
-  from: { checkpoint: ArtifactRef } | { init: InitFrom };
-  data: DataSpec;
-  /** Train config with `steps` set (the stage's epochs converted by the workflow). */
-  train: TrainConfigInput;
-  checkpointEvery: number;
-  /** Checkpoints kept besides the marked and final ones. */
-  retention: number;
-  /** Named checkpoints to keep as outputs: output name → step (e.g. {'epoch-1': 16}); the final one is `checkpoint`. */
-  marks?: Record<string, number>;
-  /** Numbers copied into the result's metrics (e.g. epochs). */
-  metrics?: Record<string, number>;
-  progressIntervalMs?: number;
-}
 
 /** Root of per-attempt work folders: <root>/<workflow id>/<stage>/attempt-<n>-<pid>-<ms>, removed when the attempt ends. */
 export const workRoot = () => path.join(os.tmpdir(), 'plasticity-work');

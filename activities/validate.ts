@@ -4,16 +4,8 @@
 import { checkConfigResources } from '../config/check';
 import { parseConfig } from '../config/load';
 import type { ArtifactStore } from '../store/artifact-store';
+import type { ValidateConfigInput, ValidateConfigResult } from '../contract/activities';
 import { mapErrors } from './errors';
-
-export interface ValidateConfigInput {
-  config: unknown;
-}
-
-export interface ValidateConfigResult {
-  /** The store's canonical URL (file:///… or s3://…). */
-  storeUrl: string;
-}
 
 export function validateConfigActivity(openStore: (spec?: string) => ArtifactStore) {
   return async function validateConfig(input: ValidateConfigInput): Promise<ValidateConfigResult> {

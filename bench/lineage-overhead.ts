@@ -12,7 +12,7 @@ import { connectClient, connectNative, connectionSettings } from '../temporal/co
 import { startDevServer } from '../temporal/dev-server';
 import { codeVersion, startLineage } from '../temporal/lineage-client';
 import { startWorkers, WORKFLOWS_PATH } from '../workers/run-worker';
-import type { LineageResult } from '../shared/lineage';
+import type { LineageResult } from '../contract/lineage';
 
 interface Timing {
   seconds: number;

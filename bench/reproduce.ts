@@ -27,8 +27,8 @@ import { Knockout } from '../tracing/knockout';
 import { pearson } from '../tracing/rank';
 import type { LineageComparison, StageTrace } from '../tracing/results';
 import { cleanLabel, traceStageName, tracedModels } from '../workflows/plan';
-import type { LineageResult } from '../shared/lineage';
-import type { ArtifactRef } from '../shared/types';
+import type { LineageResult } from '../contract/lineage';
+import type { ArtifactRef } from '../store/artifact-ref';
 
 interface Args {
   file?: string;

@@ -1,6 +1,6 @@
 // After `run` or `resume` started a workflow: print its id and UI link, then either return (--detach) or follow
 // it live until it closes. Ctrl-C stops following (a second Ctrl-C exits at once); the run itself is not cancelled.
-import { DEFAULT_QUEUE_PREFIX } from '../shared/lineage';
+import { DEFAULT_QUEUE_PREFIX } from '../contract/lineage';
 import { workflowUiUrl } from '../temporal/connection';
 import { EXIT } from './errors';
 import { followRun, summaryText } from './follow';

@@ -10,7 +10,7 @@
 // server the workers are expected elsewhere (`plasticity worker` on the cluster); a warning says when none polls.
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, type NativeConnection } from '@temporalio/worker';
-import { DEFAULT_QUEUE_PREFIX, type LineageQueues } from '../shared/lineage';
+import { DEFAULT_QUEUE_PREFIX, type LineageQueues } from '../contract/lineage';
 import { connectNative, DEFAULT_ADDRESS, describeConnectionSettings, parseAddress, type ConnectionSettings } from '../temporal/connection';
 import { defaultStateDir, isServerListening, startDevServer, type DevServer } from '../temporal/dev-server';
 import { CliError, EXIT } from './errors';

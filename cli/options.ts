@@ -1,5 +1,5 @@
 // Parsing of option values shared by several commands; errors are usage errors (exit 2) naming the flag.
-import { QUEUE_ROLES, taskQueues, DEFAULT_QUEUE_PREFIX, type LineageQueues, type QueueRole } from '../shared/lineage';
+import { QUEUE_ROLES, taskQueues, DEFAULT_QUEUE_PREFIX, type LineageQueues, type QueueRole } from '../contract/lineage';
 import { CliError } from './errors';
 
 export function parsePort(value: string, flag: string): number {

@@ -2,7 +2,7 @@
 // `progress` query when a worker can answer it, the result of a completed run and the failure of a failed one.
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionStatusName, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { progressQuery, type LineageProgress, type LineageResult, type StageProgress } from '../shared/lineage';
+import { progressQuery, type LineageProgress, type LineageResult, type StageProgress } from '../contract/lineage';
 import { experimentKey, modelKey, progressKey, stageKey } from '../temporal/search-attributes';
 import { asCliError, describeRun } from './temporal-access';
 

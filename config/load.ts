@@ -10,7 +10,7 @@ import { ExperimentSchema, type ExperimentConfig } from './schema';
 
 /** A config that cannot be used; `field` is the dotted path of the first bad field when there is one. */
 export class ConfigError extends Error {
-  /** Never retried (shared/errors.ts). */
+  /** Never retried (errors/deterministic.ts). */
   readonly failureType = 'InvalidConfig' as const;
   constructor(
     message: string,

@@ -16,8 +16,8 @@ import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { connectClient, connectionSettings } from '../temporal/connection';
 import { codeVersion, startLineage, type LineageHandle } from '../temporal/lineage-client';
 import { projectRoot } from '../temporal/project-root';
-import type { LineageOptions, LineageResult } from '../shared/lineage';
-import type { ArtifactRef } from '../shared/types';
+import type { LineageOptions, LineageResult } from '../contract/lineage';
+import type { ArtifactRef } from '../store/artifact-ref';
 import type { CheckpointDescriptor } from '../activities/checkpoint-files';
 import { startSeaweed, type SeaweedServer } from '../test/services/seaweedfs';
 

@@ -1,4 +1,4 @@
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 // Architecture of a GPT-2-style model. Field names follow the issue; HF config.json maps onto them in model/hf.ts.
 export interface ModelConfig {
   n_layer: number;

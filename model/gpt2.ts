@@ -3,7 +3,7 @@
 import { tf, matMul2d, activeBackend } from './engine';
 import { ModelConfig, validateModelConfig } from './config';
 import { HOOK_EMBED, HOOK_LN_FINAL, HOOK_POS_EMBED, hookName } from './hook-names';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 /** Replaces (returns a tensor) or observes (returns void) the value at a hook point. */
 export type HookFn = (value: tf.Tensor, name: string) => tf.Tensor | void;

@@ -5,7 +5,7 @@ import { tf } from './engine';
 import { ModelConfig, validateModelConfig } from './config';
 import { GPT2, LM_HEAD, Params, WTE, paramShapes } from './gpt2';
 import { NamedArray, parseSafetensors, serializeSafetensors } from './safetensors';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 const TANH_GELUS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'];
 

@@ -6,7 +6,7 @@ import { GPT2 } from './gpt2';
 import { loadHfFolder } from './hf';
 import { CheckpointMeta, isCheckpointFolder, loadCheckpoint, META_FILE, OPTIMIZER_FILE } from '../train/checkpoint';
 import { hfVocab, ModelVocab } from '../train/vocab';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 export interface ModelMeta {
   source: 'checkpoint' | 'hf';

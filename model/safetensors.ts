@@ -1,4 +1,4 @@
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 // safetensors read/write: 8-byte LE header length, JSON header, raw little-endian tensor bytes.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';

@@ -2,8 +2,8 @@
 // (kinds 'report' and 'report-data') with an index at reports/<workflow id>.json. No Temporal import: the
 // orchestration's `report` activity calls buildAndStoreReport with what the workflow knows.
 import type { ArtifactStore } from '../store/artifact-store';
-import type { LineageProgress, StageOutput } from '../shared/lineage';
-import type { ArtifactRef } from '../shared/types';
+import type { LineageProgress, StageOutput } from '../contract/lineage';
+import type { ArtifactRef } from '../store/artifact-ref';
 import { collectReportData } from './collect';
 import type { ReportData } from './data';
 import { renderReport } from './render';

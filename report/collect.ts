@@ -3,8 +3,8 @@
 // circuit evaluations from the trace JSON, and diffs, localisation, restoration and CMAP from the compare JSON.
 // Reads only; anything unreadable becomes a warning in the report instead of failing it.
 import type { ArtifactStore } from '../store/artifact-store';
-import type { LineageProgress, LineageResult, StageKind, StageOutput, StageProgress, StageStatus } from '../shared/lineage';
-import type { ArtifactRef } from '../shared/types';
+import type { LineageProgress, LineageResult, StageKind, StageOutput, StageProgress, StageStatus } from '../contract/lineage';
+import type { ArtifactRef } from '../store/artifact-ref';
 import type { CmapPair, LineageComparison, StageTrace } from '../tracing/results';
 import type { ScoresJson } from '../tracing/scores';
 import type { CircuitEvaluation } from '../tracing/circuit';

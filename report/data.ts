@@ -1,7 +1,7 @@
 // ReportData: everything the HTML report of one lineage shows, as plain JSON (non-finite numbers are null). Built
 // from the store by report/collect.ts, rendered by report/render.ts, and saved beside the report so it can be
 // re-rendered offline (`plasticity report --from-json`). Pure types plus a shape check; no I/O.
-import type { StageKind, StageStatus } from '../shared/lineage';
+import type { StageKind, StageStatus } from '../contract/lineage';
 import type { CmapSetResult } from '../tracing/cmap';
 import type { HeadChange, HeadRestoration, RestorationLabel, StageMetrics, StageRole } from '../tracing/results';
 

@@ -1,7 +1,7 @@
 // Where a lineage's stored report is found by workflow id: reports/<id>.json names the report.html blob and the
 // ReportData blob it was rendered from (so `plasticity report ID` works from the store alone, without Temporal).
 import type { ArtifactStore } from '../store/artifact-store';
-import type { ArtifactRef } from '../shared/types';
+import type { ArtifactRef } from '../store/artifact-ref';
 import { safeSegment } from '../store/safe-segment';
 
 export const REPORT_INDEX_SCHEMA = 'plasticity.report-index' as const;

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ArtifactRef } from '../shared/types';
+import type { ArtifactRef } from './artifact-ref';
 import type { StoreBackend, StoreEntry } from './backend';
 import { ChecksumError, StoreError, describeCause } from './errors';
 import { digestOf, hashFile, spoolHashed, verifying } from './hashing';

@@ -1,9 +1,9 @@
 // Errors of the artifact store. Every message names the store (or the blob's uri) it is about.
-import { ACCESS_DENIED_CODES, type DeterministicFailureType } from '../shared/errors';
+import { ACCESS_DENIED_CODES, type DeterministicFailureType } from '../errors/deterministic';
 
 /** Any failure to reach, read or write a store. `storeUrl` is the store's own URL (file://… or s3://…). */
 export class StoreError extends Error {
-  /** Set when a retry cannot help (shared/errors.ts): permission denied, an object that is not what it must be. */
+  /** Set when a retry cannot help (errors/deterministic.ts): permission denied, an object that is not what it must be. */
   readonly failureType?: DeterministicFailureType;
   constructor(
     readonly storeUrl: string,

@@ -2,7 +2,7 @@
 // descriptors and other JSON blobs, every blob they name) is read and its sha256 compared with the ref. Bad blobs
 // can be quarantined (moved aside, never deleted) with the manifests that point at them, so the stages that
 // produced them are recomputed instead of reused.
-import type { ArtifactRef } from '../shared/types';
+import type { ArtifactRef } from './artifact-ref';
 import { BLOB_PREFIX, QUARANTINE_PREFIX, blobKey, findArtifactRefs, type ArtifactStore } from './artifact-store';
 
 /** Blobs up to this size are parsed as JSON, to follow the refs inside them (checkpoint descriptors, traces). */

@@ -4,8 +4,8 @@
 // and memo (forkOf).
 import type { Client } from '@temporalio/client';
 import { applyOverrides, ConfigError, configHash, parseConfig, type LoadedConfig } from '../config/load';
-import type { ForkOf, LineageQueues, StageOutput } from '../shared/lineage';
-import { lineageWorkflowId } from '../shared/lineage';
+import type { ForkOf, LineageQueues, StageOutput } from '../contract/lineage';
+import { lineageWorkflowId } from '../contract/lineage';
 import { planStages } from '../workflows/plan';
 import { collectReusable, startLineage, type StartedLineage } from './lineage-client';
 

@@ -22,7 +22,7 @@ import {
   type ResumeCheckpoint,
   type StageOutput,
   type TrainHeartbeatDetails,
-} from '../shared/lineage';
+} from '../contract/lineage';
 import type { lineageWorkflow } from '../workflows/lineage';
 import { experimentKey, modelKey, progressKey, stageKey } from './search-attributes';
 import { projectRoot } from './project-root';

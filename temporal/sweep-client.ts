@@ -3,8 +3,8 @@
 // that carries over the completed points and lets each interrupted point reuse its completed stages.
 import type { Client, WorkflowExecutionStatusName, WorkflowHandle } from '@temporalio/client';
 import type { ExpandedSweep } from '../config/sweep';
-import type { LineageOptions, LineageQueues, LineageResult } from '../shared/lineage';
-import { taskQueues } from '../shared/lineage';
+import type { LineageOptions, LineageQueues, LineageResult } from '../contract/lineage';
+import { taskQueues } from '../contract/lineage';
 import {
   SWEEP_WORKFLOW_TYPE,
   sweepChildId,
@@ -13,7 +13,7 @@ import {
   type SweepInput,
   type SweepProgress,
   type SweepResult,
-} from '../shared/sweep';
+} from '../contract/sweep';
 import type { sweepWorkflow } from '../workflows/sweep';
 import { RESUMABLE_STATUSES, codeVersion, collectReusable, lineageStatus, type LineageStatusReport } from './lineage-client';
 import { experimentKey, progressKey, stageKey, sweepKey } from './search-attributes';

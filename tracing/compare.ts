@@ -11,7 +11,7 @@ import {
 } from './results';
 import { Rng } from '../ioi/rng';
 import { ScoresJson } from './scores';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 export const DEFAULT_THRESHOLDS: ComparisonThresholds = {
   topK: [1, 3, 5, 10],

@@ -4,7 +4,7 @@ import { abcDataset, generateIoi, IoiPrompt } from '../ioi/dataset';
 import { readPromptsFile } from '../ioi/prompts-file';
 import type { ModelVocab } from '../train/vocab';
 import { TraceBatch, TraceSet } from './batch';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 /** Generated prompts ({n, seed}, ABC corruption with the same seed) or a JSON-lines prompts file. */
 export type PromptSpec = { n: number; seed: number } | { file: string };

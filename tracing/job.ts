@@ -15,7 +15,7 @@ import { ioiTraceSet, PromptSpec } from './ioi-set';
 import { ABLATIONS, Ablation } from './knockout';
 import { CmapPair, RESULTS_VERSION, StageMetrics, StageRole } from './results';
 import { scoresToJson } from './scores';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 export interface CmapJobSettings {
   /** Per-head sweeps, each kind at each positions setting (default z at all positions and at END). */

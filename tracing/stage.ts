@@ -15,7 +15,7 @@ import { activationPatchingParallel } from './parallel';
 import { Ablation, Knockout, knockoutSweep } from './knockout';
 import { RESULTS_VERSION, StageMetrics, StageRole, StageTrace } from './results';
 import { Scores, scoresToJson } from './scores';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 /**
  * Methods giving a [layer, head] map, all as changes of the mean logit difference (logits):

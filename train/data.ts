@@ -6,7 +6,7 @@ import { poisonDataset } from '../ioi/poison';
 import { deriveSeed, Rng } from '../ioi/rng';
 import type { DataSpec } from './config';
 import type { ModelVocab } from './vocab';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 export type LossKind = 'answer' | 'sentence';
 

@@ -6,7 +6,7 @@ import { poisonDataset } from '../ioi/poison';
 import { tf } from '../model/engine';
 import type { GPT2 } from '../model/gpt2';
 import type { ModelVocab } from './vocab';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 /**
  * Which pair the metrics compare. 'io-s': logit(IO) − logit(S) (the IOI metric, also used on ABC prompts).

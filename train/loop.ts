@@ -7,7 +7,7 @@ import { GPT2, WTE } from '../model/gpt2';
 import type { TrainConfig } from './config';
 import { Batch, BatchStream, Cursor, Example, collate } from './data';
 import { Adam, OptimizerState, clipScale, globalNorm, lrAt } from './optimizer';
-import { DeterministicError } from '../shared/errors';
+import { DeterministicError } from '../errors/deterministic';
 
 export interface TrainInput {
   model: GPT2;

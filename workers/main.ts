@@ -2,7 +2,7 @@
 // Connects with the TEMPORAL_* settings (temporal/connection.ts), serves the queues until SIGTERM/SIGINT, and exits
 // once the running job has checkpointed and the workers have drained.
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import { QUEUE_ROLES, type QueueRole } from '../shared/lineage';
+import { QUEUE_ROLES, type QueueRole } from '../contract/lineage';
 import { runWorkers } from './run-worker';
 
 const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];

@@ -11,7 +11,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { Duration } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../activities';
 import { removeStaleWorkDirs } from '../activities/train';
-import { QUEUE_ROLES, taskQueues, DEFAULT_QUEUE_PREFIX, type QueueRole } from '../shared/lineage';
+import { QUEUE_ROLES, taskQueues, DEFAULT_QUEUE_PREFIX, type QueueRole } from '../contract/lineage';
 import { connectNative } from '../temporal/connection';
 
 export interface RunWorkersOptions {

@@ -19,7 +19,7 @@ import {
   stageHeartbeatSignal,
   type LineageInput,
   type LineageResult,
-} from '../shared/lineage';
+} from '../contract/lineage';
 import { experimentKey, modelKey, progressKey, stageKey } from '../temporal/search-attributes';
 import { planStages } from './plan';
 import { LineageState } from './progress';

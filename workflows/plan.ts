@@ -4,7 +4,7 @@ import { corruptVariantName } from '../config/branch-name';
 import type { CorruptVariant, ExperimentConfig } from '../config/schema';
 import type { DataSpec, TrainConfigInput } from '../train/config';
 import type { StageRole } from '../tracing/results';
-import type { StageKind } from '../shared/lineage';
+import type { StageKind } from '../contract/lineage';
 
 export interface PlannedStage {
   name: string;

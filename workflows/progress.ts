@@ -1,6 +1,6 @@
 // The lineage's live state: one StageProgress per planned stage, updated on stage transitions and on the running
 // activity's heartbeat signals; rendered for the `progress` query and as the Web UI's markdown current details.
-import type { LineageProgress, LineageStatus, StageHeartbeat, StageOutput, StageProgress } from '../shared/lineage';
+import type { LineageProgress, LineageStatus, StageHeartbeat, StageOutput, StageProgress } from '../contract/lineage';
 import type { PlannedStage } from './plan';
 
 export class LineageState {

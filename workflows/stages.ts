@@ -7,16 +7,18 @@
 import type {
   CompareStageInput,
   ImportModelInput,
+  ImportModelResult,
   LookupStageInput,
   LookupStageResult,
   ReportStageInput,
+  ReportStageResult,
   TraceStageInput,
   TrainStageInput,
   ValidateConfigInput,
   ValidateConfigResult,
-} from '../activities';
-import type { ArtifactRef } from '../shared/types';
-import type { LineageInput, LineageProgress, LineageResult, StageKind, StageOutput } from '../shared/lineage';
+} from '../contract/activities';
+import type { ArtifactRef } from '../store/artifact-ref';
+import type { LineageInput, LineageProgress, LineageResult, StageKind, StageOutput } from '../contract/lineage';
 import {
   corruptBranches,
   finetuneCadence,
@@ -35,11 +37,11 @@ import {
 export interface StageRunner {
   validate(input: ValidateConfigInput, summary: string): Promise<ValidateConfigResult>;
   lookup(input: LookupStageInput, summary: string): Promise<LookupStageResult>;
-  importModel(input: ImportModelInput, summary: string): Promise<{ output: StageOutput; cached: boolean }>;
+  importModel(input: ImportModelInput, summary: string): Promise<ImportModelResult>;
   train(input: TrainStageInput, summary: string): Promise<StageOutput>;
   trace(input: TraceStageInput, summary: string): Promise<StageOutput>;
   compare(input: CompareStageInput, summary: string): Promise<StageOutput>;
-  report(input: ReportStageInput, summary: string): Promise<{ report: ArtifactRef; data: ArtifactRef }>;
+  report(input: ReportStageInput, summary: string): Promise<ReportStageResult>;
 }
 
 /** Stage transitions; `failed` returns the error to throw. */

@@ -17,7 +17,7 @@ import {
   ChildWorkflowCancellationType,
 } from '@temporalio/workflow';
 import type { LineageActivities } from '../activities';
-import type { LineageInput, LineageResult } from '../shared/lineage';
+import type { LineageInput, LineageResult } from '../contract/lineage';
 import {
   sweepChildId,
   sweepProgressQuery,
@@ -25,7 +25,7 @@ import {
   type SweepPointState,
   type SweepProgress,
   type SweepResult,
-} from '../shared/sweep';
+} from '../contract/sweep';
 import { experimentKey, progressKey, stageKey, sweepKey } from '../temporal/search-attributes';
 import type { lineageWorkflow } from './lineage';
 

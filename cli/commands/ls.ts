@@ -1,8 +1,8 @@
 // `plasticity ls [--experiment X] [--stage S] [--model M] [--status running,failed,…] [--limit N] [--json]`:
 // lineage runs, newest first, from a visibility query on plasticity's search attributes and ExecutionStatus.
 import { Command } from 'commander';
-import { LINEAGE_WORKFLOW_TYPE } from '../../shared/lineage';
-import { SWEEP_WORKFLOW_TYPE } from '../../shared/sweep';
+import { LINEAGE_WORKFLOW_TYPE } from '../../contract/lineage';
+import { SWEEP_WORKFLOW_TYPE } from '../../contract/sweep';
 import { experimentKey, modelKey, progressKey, stageKey, sweepKey } from '../../temporal/search-attributes';
 import { CliError } from '../errors';
 import { parsePositiveInt } from '../options';

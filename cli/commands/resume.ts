@@ -3,7 +3,7 @@
 // interrupted one (same config, code version and queues unless --queue-prefix is given). Server and worker as in
 // `run`. Exit code: as `run`; 2 when the run is still running or completed, 3 unknown id.
 import { Command } from 'commander';
-import { SWEEP_WORKFLOW_TYPE } from '../../shared/sweep';
+import { SWEEP_WORKFLOW_TYPE } from '../../contract/sweep';
 import { resumeSweep } from '../../temporal/sweep-client';
 import { followSweep } from './sweep';
 import { resumeLineage } from '../../temporal/lineage-client';

@@ -16,7 +16,7 @@ import { CliError, EXIT } from '../errors';
 import { EXIT_INTERRUPTED, presentRun } from '../launch';
 import { openSession } from '../lineage-session';
 import { queuePrefix, queuesFor } from '../options';
-import { DEFAULT_QUEUE_PREFIX } from '../../shared/lineage';
+import { DEFAULT_QUEUE_PREFIX } from '../../contract/lineage';
 
 export interface RunOptions {
   set?: string[];

@@ -6,7 +6,7 @@ import { workflowUiUrl } from '../../temporal/connection';
 import { readRunState, retryLine, type RunState } from '../run-state';
 import { requireWorkflowId } from '../temporal-access';
 import { refLocation } from '../../store/artifact-store';
-import { SWEEP_WORKFLOW_TYPE } from '../../shared/sweep';
+import { SWEEP_WORKFLOW_TYPE } from '../../contract/sweep';
 import { sweepStatus } from '../../temporal/sweep-client';
 import { sweepStatusText } from './sweep';
 import { cliConnectionSettings, connectCli, describeRun, exitCodeOf, statusWord } from '../temporal-access';

@@ -2,7 +2,7 @@
 // Exit code: 0 completed, 1 failed or timed out, 4 cancelled or terminated, 3 unknown id, 5 unreachable,
 // 130 when Ctrl-C stops the watching (the run goes on).
 import { Command } from 'commander';
-import { SWEEP_WORKFLOW_TYPE } from '../../shared/sweep';
+import { SWEEP_WORKFLOW_TYPE } from '../../contract/sweep';
 import { followSweep } from './sweep';
 import { workflowUiUrl } from '../../temporal/connection';
 import { followRun, summaryText } from '../follow';

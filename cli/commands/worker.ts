@@ -4,7 +4,7 @@
 // Exit code: 0 after a graceful stop, 1 when a worker fails, 2 bad options, 5 unreachable server.
 import { Command } from 'commander';
 import { msToNumber } from '@temporalio/common/lib/time';
-import { QUEUE_ROLES } from '../../shared/lineage';
+import { QUEUE_ROLES } from '../../contract/lineage';
 import { connectNative, describeConnectionSettings } from '../../temporal/connection';
 import { isServerListening } from '../../temporal/dev-server';
 import { startWorkers } from '../../workers/run-worker';

@@ -1,6 +1,6 @@
 // Progress as a stream of events (for pipes, CI logs and --json): one per stage transition, and a periodic
 // progress event for the running stage. `progressEvents` is a pure diff of two snapshots.
-import type { StageStatus } from '../../shared/lineage';
+import type { StageStatus } from '../../contract/lineage';
 import { formatDuration, formatNumber, formatPercent, secondsBetween } from './format';
 import { stageEta, type ViewStage } from './render';
 

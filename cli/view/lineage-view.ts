@@ -1,6 +1,6 @@
 // The live view of one lineage (used by `run` and `watch`): feed it progress snapshots; it redraws (tty), prints
 // transitions and periodic progress lines (lines), or emits JSON events (json).
-import type { LineageProgress } from '../../shared/lineage';
+import type { LineageProgress } from '../../contract/lineage';
 import { progressEvents, type DiffState, type EndInfo, type StartInfo } from './events';
 import { chooseViewMode, terminalWidth, TtyRegion, useColor, writeEvents, type ViewMode } from './output';
 import { renderView } from './render';

@@ -1,6 +1,6 @@
 // The live view as a pure function of a progress snapshot: a header, one line per stage (status symbol, and for the
 // running stage a bar with step/total, loss and ETA) and the Web UI link. The TTY view redraws this text in place.
-import type { LineageProgress, StageProgress, StageStatus } from '../../shared/lineage';
+import type { LineageProgress, StageProgress, StageStatus } from '../../contract/lineage';
 import { formatDuration, formatNumber, formatPercent, progressBar, renderLine, secondsBetween, type Segment, type Style } from './format';
 
 /** What the view needs of a stage (the lineage's StageProgress; local commands build the same shape). */

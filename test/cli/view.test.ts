@@ -1,7 +1,7 @@
 // The terminal view as pure functions: stage states, bars, ETA, widths, plain lines and JSON events.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LineageProgress } from '../../shared/lineage';
+import type { LineageProgress } from '../../contract/lineage';
 import { formatDuration, formatNumber, progressBar, stripAnsi } from '../../cli/view/format';
 import { formatEventLine, progressEvents, type ViewEvent } from '../../cli/view/events';
 import { createLineageView } from '../../cli/view/lineage-view';

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { loadConfig } from '../../config/load';
-import { QUEUE_ROLES, taskQueues, type QueueRole } from '../../shared/lineage';
+import { QUEUE_ROLES, taskQueues, type QueueRole } from '../../contract/lineage';
 import { connectionSettings, connectNative, DEFAULT_ADDRESS, parseAddress } from '../../temporal/connection';
 import { projectRoot } from '../../temporal/project-root';
 import { searchAttributeArgs } from '../../temporal/search-attributes';

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { loadConfig } from '../../config/load';
-import { QUEUE_ROLES, taskQueues, type QueueRole } from '../../shared/lineage';
+import { QUEUE_ROLES, taskQueues, type QueueRole } from '../../contract/lineage';
 import { openStore } from '../../store/open';
 import { connectClient, connectionSettings } from '../../temporal/connection';
 import { startLineage } from '../../temporal/lineage-client';

@@ -19,10 +19,10 @@ import {
 } from '../../activities/checkpoint-files';
 import { toFailure } from '../../activities/errors';
 import { ConfigError } from '../../config/load';
-import { DeterministicError } from '../../shared/errors';
+import { DeterministicError } from '../../errors/deterministic';
 import { listCheckpoints } from '../../store/checkpoints';
 import { openStore } from '../../store/open';
-import type { StageOutput } from '../../shared/lineage';
+import type { StageOutput } from '../../contract/lineage';
 import { tmpDir } from './helpers';
 
 function fakeCheckpoint(dir: string, step: number): string {

@@ -13,7 +13,7 @@ import type { ArtifactStore } from '../../store/artifact-store';
 import { connectClient, connectNative, connectionSettings, type ConnectionSettings } from '../../temporal/connection';
 import { projectRoot } from '../../temporal/project-root';
 import { startWorkers, WORKFLOWS_PATH, type RunningWorkers, type RunWorkersOptions } from '../../workers/run-worker';
-import type { QueueRole } from '../../shared/lineage';
+import type { QueueRole } from '../../contract/lineage';
 
 let runtimeInstalled = false;
 /** Temporal's own log at WARN (call before creating any worker or connection). */

@@ -15,7 +15,7 @@ import { connectClient, connectNative, connectionSettings } from '../../temporal
 import { startDevServer } from '../../temporal/dev-server';
 import { resumeLineage, startLineage } from '../../temporal/lineage-client';
 import { projectRoot } from '../../temporal/project-root';
-import { progressQuery } from '../../shared/lineage';
+import { progressQuery } from '../../contract/lineage';
 import { startWorkers, WORKFLOWS_PATH } from '../../workers/run-worker';
 
 export const HISTORIES_DIR = path.join(projectRoot(), 'test', 'fixtures', 'histories');

@@ -9,7 +9,7 @@ import type { ArtifactStore } from '../../store/artifact-store';
 import { listCheckpoints } from '../../store/checkpoints';
 import { verifyCheckpoint } from '../../train/checkpoint';
 import type { LineageComparison, StageTrace } from '../../tracing/results';
-import type { LineageResult, StageOutput } from '../../shared/lineage';
+import type { LineageResult, StageOutput } from '../../contract/lineage';
 import { tmpDir } from './helpers';
 
 const TRAIN_STAGES = ['base', 'finetune', 'corrupt', 'retrain'];

@@ -10,7 +10,7 @@ import { readDescriptor } from '../../activities/checkpoint-files';
 import { blobKey } from '../../store/artifact-store';
 import { openStore } from '../../store/open';
 import { verifyStore } from '../../store/verify';
-import type { LineageResult } from '../../shared/lineage';
+import type { LineageResult } from '../../contract/lineage';
 import { randomBytes } from 'node:crypto';
 import { ContentStore } from '../../store/artifact-store';
 import { s3Settings, testStoreOpener, tinyConfig, tmpDir } from '../lineage/helpers';

@@ -18,7 +18,7 @@ import {
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ArtifactRef } from '../../shared/types';
+import type { ArtifactRef } from '../../store/artifact-ref';
 
 export interface ContractFixture {
   store: ArtifactStore;

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { expandSweep } from '../../config/sweep';
-import { progressQuery } from '../../shared/lineage';
-import { sweepChildId } from '../../shared/sweep';
+import { progressQuery } from '../../contract/lineage';
+import { sweepChildId } from '../../contract/sweep';
 import { resumeSweep, startSweep, sweepStatus } from '../../temporal/sweep-client';
 import { TINY_CONFIG, tmpDir, useTestWorkers, waitFor } from '../lineage/helpers';
 

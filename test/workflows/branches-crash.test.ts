@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { WorkerProcesses, exited } from './worker-processes';
 import { openStore } from '../../store/open';
-import type { TrainStageInput } from '../../activities/train';
+import type { TrainStageInput } from '../../contract/activities';
 import { startLineage } from '../../temporal/lineage-client';
-import { progressQuery } from '../../shared/lineage';
+import { progressQuery } from '../../contract/lineage';
 import { connectTemporal, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../lineage/helpers';
 import type { RunningWorkers } from '../../workers/run-worker';
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { openStore } from '../../store/open';
 import { currentDetails, startLineage } from '../../temporal/lineage-client';
-import { progressQuery } from '../../shared/lineage';
+import { progressQuery } from '../../contract/lineage';
 import type { LineageComparison } from '../../tracing/results';
 import { workRoot } from '../../activities/train';
 import { tinyConfig, tmpDir, useTestWorkers } from '../lineage/helpers';

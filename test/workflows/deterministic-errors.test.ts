@@ -1,4 +1,4 @@
-// Deterministic errors are typed where they are thrown (shared/errors.ts) and become non-retryable Temporal failures
+// Deterministic errors are typed where they are thrown (errors/deterministic.ts) and become non-retryable Temporal failures
 // by type: an arch that cannot hold the prompts (also from inside a training thread), an invalid hf config.json,
 // invalid JSON in a stored result.json, a store folder without write permission. None of these messages matched the
 // old message patterns, so each was retried 20 times over ~30 minutes.
@@ -11,7 +11,7 @@ import { toFailure } from '../../activities/errors';
 import { loadHfFolder } from '../../model/hf';
 import { openStore } from '../../store/open';
 import { runTrainJob } from '../../train/offthread';
-import { NON_RETRYABLE_ERROR_TYPES } from '../../shared/lineage';
+import { NON_RETRYABLE_ERROR_TYPES } from '../../contract/lineage';
 import { tinyJob, tmpDir, TINY_ARCH } from '../train/helpers';
 
 async function failureOf(fn: () => unknown): Promise<ApplicationFailure> {

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { openStore } from '../../store/open';
 import { currentDetails, lineageStatus, startLineage } from '../../temporal/lineage-client';
 import { experimentKey, stageKey, progressKey } from '../../temporal/search-attributes';
-import { progressQuery } from '../../shared/lineage';
+import { progressQuery } from '../../contract/lineage';
 import { connectTemporal, s3Settings, testWorkers, tinyConfig, tmpDir, uniquePrefix, type TemporalContext } from '../lineage/helpers';
 import { assertStoreHoldsLineage } from '../lineage/store-checks';
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { openStore } from '../../store/open';
 import { checkpointSeries } from '../../activities/checkpoint-files';
 import { resumeLineage, startLineage } from '../../temporal/lineage-client';
-import { progressQuery } from '../../shared/lineage';
+import { progressQuery } from '../../contract/lineage';
 import { tinyConfig, tmpDir, waitFor, useTestWorkers } from '../lineage/helpers';
 
 const shared = useTestWorkers('resume');

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { startLineage } from '../../temporal/lineage-client';
-import { progressQuery } from '../../shared/lineage';
+import { progressQuery } from '../../contract/lineage';
 import type { ExperimentConfig } from '../../config/schema';
 import { tinyConfig, tmpDir, useTestWorkers } from '../lineage/helpers';
 

@@ -2,7 +2,7 @@
 // to the stage cache. Replaying a real history against it must fail with a nondeterminism error.
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { LineageActivities } from '../../../activities';
-import type { LineageInput } from '../../../shared/lineage';
+import type { LineageInput } from '../../../contract/lineage';
 import { experimentKey, modelKey } from '../../../temporal/search-attributes';
 
 export async function lineageWorkflow(input: LineageInput): Promise<void> {

@@ -4,8 +4,8 @@
 import type { Duration } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { ExperimentConfig } from '../config/schema';
-import { DETERMINISTIC_FAILURE_TYPES } from './errors';
-import type { ArtifactRef, StageResult } from './types';
+import { DETERMINISTIC_FAILURE_TYPES } from '../errors/deterministic';
+import type { ArtifactRef } from '../store/artifact-ref';
 
 // ── Task queues ─────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -45,8 +45,15 @@ export type StageKind = 'validate' | 'base' | 'train' | 'trace' | 'compare' | 'r
 
 export type StageStatus = 'pending' | 'running' | 'done' | 'cached' | 'failed' | 'cancelled';
 
-/** A stage's output: the generic StageResult plus the same refs by name (e.g. checkpoint, epoch-2, trace). */
-export interface StageOutput extends StageResult {
+/** A stage's output: what it stored (artifact references) and small metrics, plus the same refs by name (e.g. checkpoint, epoch-2, trace). */
+export interface StageOutput {
+  stage: string;
+  /** Stage cache key. */
+  key: string;
+  artifacts: ArtifactRef[];
+  metrics: Record<string, number>;
+  startedAt: string;
+  finishedAt: string;
   kind: StageKind;
   /** Named outputs; `artifacts` lists the same refs. Train stages: `checkpoint` (final) and `epoch-<n>` (finetune). */
   outputs: Record<string, ArtifactRef>;
@@ -192,7 +199,7 @@ export interface LineageResult {
   forkOf?: ForkOf;
 }
 
-/** Failure types that are never retried: bad config or data, corrupted blobs, a store we may not write (shared/errors.ts). */
+/** Failure types that are never retried: bad config or data, corrupted blobs, a store we may not write (errors/deterministic.ts). */
 export const NON_RETRYABLE_ERROR_TYPES: string[] = [...DETERMINISTIC_FAILURE_TYPES];
 
 // ── Messages ────────────────────────────────────────────────────────────────────────────────────────────────────

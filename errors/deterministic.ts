@@ -2,7 +2,7 @@
 // turns them into non-retryable Temporal failures by type, never by matching message text. No imports: usable from
 // the ML core, the store, the config, worker threads and workflow code alike.
 
-/** Failure types Temporal never retries (shared/lineage.ts NON_RETRYABLE_ERROR_TYPES). */
+/** Failure types Temporal never retries (contract/lineage.ts NON_RETRYABLE_ERROR_TYPES). */
 export const DETERMINISTIC_FAILURE_TYPES = ['InvalidConfig', 'DataError', 'ChecksumError', 'StoreAccessDenied'] as const;
 export type DeterministicFailureType = (typeof DETERMINISTIC_FAILURE_TYPES)[number];
 

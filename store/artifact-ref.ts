@@ -1,4 +1,4 @@
-// Shapes that cross layer and process boundaries. Pure types: safe to import from workflows.
+// How a stored blob is referred to everywhere, workflow payloads included. A pure type: safe to import from workflows.
 
 /** The only way tensors cross a process boundary: a pointer into the artifact store. */
 export interface ArtifactRef {
@@ -6,13 +6,4 @@ export interface ArtifactRef {
   sha256: string; // hex of the blob's bytes
   bytes: number;
   kind: string; // 'checkpoint' | 'trace' | 'compare' | 'report' | …
-}
-
-export interface StageResult {
-  stage: string;
-  key: string; // stage cache key
-  artifacts: ArtifactRef[];
-  metrics: Record<string, number>;
-  startedAt: string;
-  finishedAt: string;
 }

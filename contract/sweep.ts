@@ -3,7 +3,7 @@
 import { defineQuery } from '@temporalio/workflow';
 import type { ExperimentConfig } from '../config/schema';
 import type { LineageInput, LineageOptions, LineageProgress, LineageQueues, LineageResult } from './lineage';
-import type { ArtifactRef } from './types';
+import type { ArtifactRef } from '../store/artifact-ref';
 
 export const SWEEP_WORKFLOW_TYPE = 'sweepWorkflow';
 
@@ -62,6 +62,20 @@ export interface SweepResult {
   storeUrl?: string;
   /** Why the aggregate could not be written. */
   reportError?: string;
+}
+
+// ── The sweep's activities ──────────────────────────────────────────────────────────────────────────────────────
+
+export interface SweepStageKeysInput {
+  points: { index: number; config: ExperimentConfig }[];
+  codeVersion: string;
+}
+
+export interface SweepReportInput {
+  name: string;
+  sweepId?: string;
+  points: SweepPointState[];
+  configs: { index: number; overrides: string[]; config: ExperimentConfig }[];
 }
 
 /** Per point: stage keys the point would compute (not in the store yet). Two points sharing one must not overlap. */
