@@ -1,4 +1,4 @@
-// A dry run of the lineage: workflows/stages.ts `runLineageStages` itself, with a runner whose cache lookups are the
+// A dry run of the lineage: lineage/stages.ts `runLineageStages` itself, with a runner whose cache lookups are the
 // real ones (activities/cache.ts) and whose train/trace/compare/report calls compute nothing but return placeholder
 // outputs. So the stage list, each stage's key and whether the store holds it come from the very code the workflow
 // runs. A stage downstream of a missing one gets a *provisional* key (its parents' weights do not exist yet): it is
@@ -7,7 +7,7 @@ import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { LineageInput, StageKind, StageOutput } from '../contract/lineage';
 import type { ArtifactRef } from '../store/artifact-ref';
-import { runLineageStages, type StageRunner } from '../workflows/stages';
+import { runLineageStages, type StageRunner } from '../lineage/stages';
 import { lookupImport } from './base';
 import { lookupStage, stageKey } from './cache';
 

@@ -1,11 +1,11 @@
-// The tiny lineage (configs/tiny-test.yaml, no Temporal: activities/local-lineage.ts) on one backend into a fresh
+// The tiny lineage (configs/tiny-test.yaml, no Temporal: lineage/local.ts) on one backend into a fresh
 // store, wall seconds per stage; and the side-by-side table of several backends that flags a stage far slower than
 // the same stage elsewhere *relative to that backend's usual pace* (a stall, not a slower backend).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../config/load';
-import { runLineageLocally } from '../activities/local-lineage';
+import { runLineageLocally } from '../lineage/local';
 import type { BackendName } from '../model/engine';
 import { codeVersion } from '../temporal/lineage-client';
 import { projectRoot } from '../temporal/project-root';

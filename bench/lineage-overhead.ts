@@ -1,5 +1,5 @@
 // Orchestration overhead: the same lineage run (a) as a Temporal workflow with in-process workers and (b) locally,
-// calling the same activities directly (activities/local-lineage.ts), each into a fresh store, wall time for both.
+// calling the same activities directly (lineage/local.ts), each into a fresh store, wall time for both.
 //   node dist/bench/lineage-overhead.js [CONFIG] [--set k=v]... [--only temporal|local]
 // Uses TEMPORAL_ADDRESS when set, else starts a headless dev server in a temp folder.
 import * as fs from 'node:fs';
@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig, type LoadedConfig } from '../config/load';
-import { runLineageLocally } from '../activities/local-lineage';
+import { runLineageLocally } from '../lineage/local';
 import { connectClient, connectNative, connectionSettings } from '../temporal/connection';
 import { startDevServer } from '../temporal/dev-server';
 import { codeVersion, startLineage } from '../temporal/lineage-client';

@@ -1,5 +1,5 @@
 // The paper's three findings at small scale, measured: runs an experiment's lineage WITHOUT Temporal
-// (activities/local-lineage.ts: the workflow's stage sequence and activities, called directly), then reads the trace
+// (lineage/local.ts: the workflow's stage sequence and activities, called directly), then reads the trace
 // and compare artifacts from the store and prints a JSON summary with per-stage wall times:
 //   (i)   amplification — LD at each clean fine-tune epoch count, faithfulness of each re-found circuit, and of the
 //         base model's circuit carried over to every later model (is the circuit kept?);
@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runLineageLocally } from '../activities/local-lineage';
+import { runLineageLocally } from '../lineage/local';
 import { materialiseCheckpoint } from '../activities/checkpoint-files';
 import { loadConfig } from '../config/load';
 import type { ExperimentConfig } from '../config/schema';
@@ -26,7 +26,7 @@ import { ioiTraceSet } from '../tracing/ioi-set';
 import { Knockout } from '../tracing/knockout';
 import { pearson } from '../tracing/rank';
 import type { LineageComparison, StageTrace } from '../tracing/results';
-import { cleanLabel, traceStageName, tracedModels } from '../workflows/plan';
+import { cleanLabel, traceStageName, tracedModels } from '../lineage/plan';
 import type { LineageResult } from '../contract/lineage';
 import type { ArtifactRef } from '../store/artifact-ref';
 

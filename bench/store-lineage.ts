@@ -1,5 +1,5 @@
 // Store size and bytes written of a minimal GPT-2-small-shaped lineage, run without Temporal
-// (activities/local-lineage.ts) in a fresh local store:
+// (lineage/local.ts) in a fresh local store:
 //   node dist/bench/store-lineage.js [--model DIR] [--trace-n N] [--trace-methods a,b] [--full-trace] [--keep]
 // Defaults: the HF folder $PLASTICITY_GPT2_SMALL or /work/gpt2-small-random; data.n_train 64; 1 epoch per train
 // stage at batch 8; trace.n 16 with [dla] only (checkpoints dominate the store; --full-trace traces with every
@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runLineageLocally } from '../activities/local-lineage';
+import { runLineageLocally } from '../lineage/local';
 import { readDescriptor } from '../activities/checkpoint-files';
 import { loadConfig } from '../config/load';
 import { BLOB_PREFIX, type ArtifactStore } from '../store/artifact-store';

@@ -1,5 +1,5 @@
 // `plan` without running anything: for each config (one, or every grid point), every stage the lineage would run
-// and whether the store holds it — from activities/stage-plan.ts, i.e. workflows/stages.ts with the real stage-cache
+// and whether the store holds it — from activities/stage-plan.ts, i.e. lineage/stages.ts with the real stage-cache
 // lookups — plus an estimated time per stage and the store growth. Cost model: matmul FLOPs of the stage (forward
 // FLOPs per token, bench/training.ts, × tokens × passes; training = 3× forward) ÷ this machine's throughput on the
 // config's backend (three training steps of bench/training.ts's tiny shape), then scaled per stage kind by measured/estimated time of the stages
@@ -8,7 +8,7 @@ import { forwardFlopsPerToken } from '../bench/training';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
 import { planLineage, type PlannedRun } from '../activities/stage-plan';
-import { corruptBranches, finetuneMarks, pretrainSteps, stepsFor } from '../workflows/plan';
+import { corruptBranches, finetuneMarks, pretrainSteps, stepsFor } from '../lineage/plan';
 import { modelConfigFromArch } from '../train/config';
 import type { ModelConfig } from '../model/config';
 import { buildIoiVocab } from '../ioi/corpus';

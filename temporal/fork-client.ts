@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import { applyOverrides, ConfigError, configHash, parseConfig, type LoadedConfig } from '../config/load';
 import type { ForkOf, LineageQueues, StageOutput } from '../contract/lineage';
 import { lineageWorkflowId } from '../contract/lineage';
-import { planStages } from '../workflows/plan';
+import { planStages } from '../lineage/plan';
 import { collectReusable, startLineage, type StartedLineage } from './lineage-client';
 
 export interface ForkOptions {

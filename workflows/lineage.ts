@@ -1,4 +1,4 @@
-// The lineage workflow: runs the stage sequence of workflows/stages.ts with activity proxies — train and trace on
+// The lineage workflow: runs the stage sequence of lineage/stages.ts with activity proxies — train and trace on
 // the gpu queue, validation, cache lookups, model import, compare and report on the cpu queue — and keeps the live state:
 // the `progress` query, the Web UI's current details and the stage/progress search attributes.
 // Deterministic: no I/O, activity *types* only, all inputs from the workflow argument.
@@ -21,9 +21,9 @@ import {
   type LineageResult,
 } from '../contract/lineage';
 import { experimentKey, modelKey, progressKey, stageKey } from '../temporal/search-attributes';
-import { planStages } from './plan';
+import { planStages } from '../lineage/plan';
 import { LineageState } from './progress';
-import { runLineageStages, type StageObserver, type StageRunner } from './stages';
+import { runLineageStages, type StageObserver, type StageRunner } from '../lineage/stages';
 
 export async function lineageWorkflow(input: LineageInput): Promise<LineageResult> {
   const { config } = input;

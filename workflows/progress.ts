@@ -1,7 +1,7 @@
 // The lineage's live state: one StageProgress per planned stage, updated on stage transitions and on the running
 // activity's heartbeat signals; rendered for the `progress` query and as the Web UI's markdown current details.
 import type { LineageProgress, LineageStatus, StageHeartbeat, StageOutput, StageProgress } from '../contract/lineage';
-import type { PlannedStage } from './plan';
+import type { PlannedStage } from '../lineage/plan';
 
 export class LineageState {
   private readonly stages: StageProgress[];

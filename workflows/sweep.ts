@@ -1,7 +1,7 @@
 // The sweep workflow: every grid point runs as a child lineage workflow, at most `concurrency` at a time, and the
 // points share identical stages through the stage cache. Two points that would compute the same stage never run at
 // once: a cpu activity first lists, per point, the stage keys it would compute (the plan's dry run of
-// workflows/stages.ts), and a point waits while a running point shares one of them; when that point finishes the
+// lineage/stages.ts), and a point waits while a running point shares one of them; when that point finishes the
 // stage is in the store and the waiting point finds it cached. Deterministic: no I/O, activity types only.
 import {
   ApplicationFailure,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../config/load';
-import { corruptBranches, planStages } from '../../workflows/plan';
+import { corruptBranches, planStages } from '../../lineage/plan';
 import { TINY_CONFIG, tinyConfig } from './helpers';
 import { loadConfig } from '../../config/load';
 

@@ -10,7 +10,7 @@ import { applyOverrides, ConfigError, configHash, loadConfig, parseConfig } from
 import { ExperimentSchema } from '../../config/schema';
 import { openStore } from '../../store/open';
 import { projectRoot } from '../../temporal/project-root';
-import { finetuneCadence, finetuneMarks, planStages } from '../../workflows/plan';
+import { finetuneCadence, finetuneMarks, planStages } from '../../lineage/plan';
 import { tmpDir } from './helpers';
 
 const configs = path.join(projectRoot(), 'configs');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runLineageLocally } from '../../activities/local-lineage';
+import { runLineageLocally } from '../../lineage/local';
 import { loadConfig } from '../../config/load';
 import { initBackend } from '../../model/engine';
 import { makeHfGpt2, tinyConfig } from '../../scripts/make-hf-gpt2';

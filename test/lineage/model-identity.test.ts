@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { runLineageLocally } from '../../activities/local-lineage';
+import { runLineageLocally } from '../../lineage/local';
 import { initBackend } from '../../model/engine';
 import type { ModelConfig } from '../../model/config';
 import { GPT2 } from '../../model/gpt2';
 import { saveHfFolder } from '../../model/hf';
-import { stageIdentity } from '../../workflows/stages';
+import { stageIdentity } from '../../lineage/stages';
 import { tinyConfig, tmpDir } from './helpers';
 
 const CONFIG: ModelConfig = { n_layer: 1, d_model: 16, n_head: 4, d_head: 4, d_mlp: 32, n_ctx: 32, vocab: 50257, tied: true, ln_eps: 1e-5 };

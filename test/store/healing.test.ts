@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runLineageLocally } from '../../activities/local-lineage';
+import { runLineageLocally } from '../../lineage/local';
 import { readDescriptor } from '../../activities/checkpoint-files';
 import { blobKey } from '../../store/artifact-store';
 import { openStore } from '../../store/open';

@@ -3,7 +3,7 @@
 // cached ones; estimates come from the cost model, calibrated on the stored stages' measured times.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runLineageLocally } from '../../activities/local-lineage';
+import { runLineageLocally } from '../../lineage/local';
 import { planConfigs, planLine } from '../../cli/plan';
 import { openStore } from '../../store/open';
 import { tinyConfig, tmpDir } from '../lineage/helpers';

@@ -1,11 +1,11 @@
-// The lineage without Temporal: the same stage sequence (workflows/stages.ts) and the same activity functions, called
+// The lineage without Temporal: the same stage sequence (lineage/stages.ts) and the same activity functions, called
 // directly in a mock activity context (heartbeats and progress signals go nowhere). Same store writes, same
 // off-thread jobs, same stage cache — so timing it against the workflow measures the orchestration overhead.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { LoadedConfig } from '../config/load';
 import { taskQueues, type LineageResult, type StageOutput } from '../contract/lineage';
-import { runLineageStages, type StageRunner } from '../workflows/stages';
-import { createActivities, type ActivityDeps } from './index';
+import { runLineageStages, type StageRunner } from './stages';
+import { createActivities, type ActivityDeps } from '../activities';
 
 export interface LocalLineageOptions extends ActivityDeps {
   codeVersion: string;
