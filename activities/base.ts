@@ -13,7 +13,8 @@ import type { ArtifactStore } from '../store/artifact-store';
 import type { ImportModelInput, ImportModelResult, LookupStageResult } from '../contract/activities';
 import type { StageOutput } from '../contract/lineage';
 import { lookupStage, recordStage } from './cache';
-import { CHECKPOINT_FILES, uploadCheckpointFolder } from './checkpoint-files';
+import { CHECKPOINT_FILES } from '../checkpoint/files';
+import { uploadCheckpointFolder } from '../checkpoint/store';
 import { mapErrors } from './errors';
 
 export function importModelActivity(openStore: (url: string) => ArtifactStore) {

@@ -6,7 +6,7 @@ import type { ArtifactStore } from '../store/artifact-store';
 import { Verifier } from '../store/verify';
 import type { LookupStageInput, LookupStageResult, StageKeyInput } from '../contract/activities';
 import type { StageOutput } from '../contract/lineage';
-import { stagePrefix } from './checkpoint-files';
+import { stagePrefix } from '../checkpoint/store';
 
 /** `<kind>-<32 hex>`: readable in store listings, unique per stage inputs. */
 export function stageKey(input: StageKeyInput): string {

@@ -13,7 +13,7 @@ import type { TraceStageInput } from '../contract/activities';
 import type { StageOutput } from '../contract/lineage';
 import type { ArtifactRef } from '../store/artifact-ref';
 import { recordStage } from './cache';
-import { materialiseCheckpoint, readFile } from './checkpoint-files';
+import { materialiseCheckpoint, readFile } from '../checkpoint/store';
 import { mapErrors } from './errors';
 import { startProgress } from './progress';
 import { stopSignal, stoppedError } from './stop';

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
-import { checkpointKey } from '../store/checkpoints';
+import { checkpointKey } from '../checkpoint/series';
 import { safeSegment } from '../store/safe-segment';
 import type { TrainJobResult } from '../train/job';
 import { runTrainJob } from '../train/offthread';
@@ -25,7 +25,7 @@ import {
   materialiseResume,
   weightsOnly,
   type CheckpointManifest,
-} from './checkpoint-files';
+} from '../checkpoint/store';
 import { mapErrors } from './errors';
 import { startProgress } from './progress';
 import { stopSignal, stoppedError } from './stop';

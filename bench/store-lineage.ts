@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runLineageLocally } from '../lineage/local';
-import { readDescriptor } from '../activities/checkpoint-files';
+import { readDescriptor } from '../checkpoint/store';
 import { loadConfig } from '../config/load';
 import { BLOB_PREFIX, type ArtifactStore } from '../store/artifact-store';
 import { openStore } from '../store/open';

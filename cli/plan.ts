@@ -7,6 +7,7 @@
 import { forwardFlopsPerToken } from '../bench/training';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
+import { HF_CONFIG_FILE } from '../checkpoint/files';
 import { planLineage, type PlannedRun } from '../activities/stage-plan';
 import { corruptBranches, finetuneMarks, pretrainSteps, stepsFor } from '../lineage/plan';
 import { modelConfigFromArch } from '../train/config';
@@ -47,7 +48,7 @@ export function modelShape(config: ExperimentConfig): ModelConfig | undefined {
   const m = config.model;
   if (m.source === 'pretrain') return modelConfigFromArch(m.arch, (vocabSize ??= buildIoiVocab().size));
   try {
-    const c = JSON.parse(fs.readFileSync(path.join(m.path, 'config.json'), 'utf8')) as Record<string, number>;
+    const c = JSON.parse(fs.readFileSync(path.join(m.path, HF_CONFIG_FILE), 'utf8')) as Record<string, number>;
     const d = c.n_embd ?? c.d_model;
     return { n_layer: c.n_layer, d_model: d, n_head: c.n_head, d_head: d / c.n_head, d_mlp: c.n_inner ?? 4 * d, n_ctx: c.n_positions ?? 1024, vocab: c.vocab_size, tied: true, ln_eps: 1e-5 } as ModelConfig;
   } catch {

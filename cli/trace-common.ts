@@ -1,7 +1,7 @@
 // Shared by `plasticity trace` and `plasticity cmap`: backend, model loading, prompt sets, and scores as named rows.
 import { Command } from 'commander';
 import { BACKEND_CHOICES, BackendPreference, initBackend } from '../model/engine';
-import { loadModel, LoadedModel } from '../model/load';
+import { loadModel, LoadedModel } from '../checkpoint/load';
 import { TraceSet } from '../tracing/batch';
 import { ioiTraceSet } from '../tracing/ioi-set';
 import { Scores, scoreAt, unflatten } from '../tracing/scores';

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { HF_CONFIG_FILE, META_FILE, MODEL_FILE } from '../checkpoint/files';
 import { CORPUS_KINDS, buildIoiVocab, longestInputTokens, type CorpusKind } from '../ioi/corpus';
 import type { ModelConfig } from '../model/config';
 import { modelConfigFromHf } from '../model/hf';
@@ -16,8 +17,8 @@ import type { ExperimentConfig } from './schema';
 
 /** Files a model folder must hold, per source. */
 export const REQUIRED_MODEL_FILES = {
-  hf: ['config.json', 'model.safetensors'],
-  checkpoint: ['plasticity.json', 'config.json', 'model.safetensors'],
+  hf: [HF_CONFIG_FILE, MODEL_FILE],
+  checkpoint: [META_FILE, HF_CONFIG_FILE, MODEL_FILE],
 } as const;
 
 /** Throws ConfigError (field `model.path`) when the model folder or one of its files is missing. */
@@ -57,7 +58,7 @@ export async function checkStore(config: ExperimentConfig, open: (spec?: string)
 export function impliedModelConfig(config: ExperimentConfig): ModelConfig {
   const model = config.model;
   if (model.source === 'pretrain') return modelConfigFromArch(model.arch, buildIoiVocab().size);
-  const file = path.join(model.path, 'config.json');
+  const file = path.join(model.path, HF_CONFIG_FILE);
   let hf: unknown;
   try {
     hf = JSON.parse(fs.readFileSync(file, 'utf8'));

@@ -18,7 +18,8 @@ import { codeVersion, startLineage, type LineageHandle } from '../temporal/linea
 import { projectRoot } from '../temporal/project-root';
 import type { LineageOptions, LineageResult } from '../contract/lineage';
 import type { ArtifactRef } from '../store/artifact-ref';
-import type { CheckpointDescriptor } from '../activities/checkpoint-files';
+import { MODEL_FILE } from '../checkpoint/files';
+import type { CheckpointDescriptor } from '../checkpoint/store';
 import { startSeaweed, type SeaweedServer } from '../test/services/seaweedfs';
 
 export const DRILLS = ['kill', 'cpu', 's3', 'corrupt', 'temporal'] as const;
@@ -75,9 +76,6 @@ export interface DrillReport {
   load: number[];
   ok: boolean;
 }
-
-/** The weights file inside a checkpoint descriptor (activities/checkpoint-files.ts). */
-const WEIGHTS_FILE = 'model.safetensors';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -578,9 +576,9 @@ async function corruptDrill(ctx: DrillContext): Promise<DrillRow> {
   if (trained.length === 0) throw new Error('the reference run has no stage with a checkpoint output');
   const [stage, out] = trained[Math.floor(ctx.random() * trained.length)];
   const descriptor = JSON.parse((await refStore.getBlob(out.outputs.checkpoint)).toString('utf8')) as CheckpointDescriptor;
-  const weights: ArtifactRef | undefined = descriptor.files?.[WEIGHTS_FILE];
-  if (!weights) throw new Error(`stage ${stage}: its checkpoint descriptor names no ${WEIGHTS_FILE}`);
-  const victim = { ...weights, kind: WEIGHTS_FILE, stage };
+  const weights: ArtifactRef | undefined = descriptor.files?.[MODEL_FILE];
+  if (!weights) throw new Error(`stage ${stage}: its checkpoint descriptor names no ${MODEL_FILE}`);
+  const victim = { ...weights, kind: MODEL_FILE, stage };
   const key = `${storePrefix}/${blobKey(victim.sha256)}`;
   const s3 = ctx.services.s3Client();
   let injected = 0;

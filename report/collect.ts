@@ -2,6 +2,7 @@
 // stages' outputs), loss curves from the train checkpoints' plasticity.json, per-stage IOI metrics, head maps and
 // circuit evaluations from the trace JSON, and diffs, localisation, restoration and CMAP from the compare JSON.
 // Reads only; anything unreadable becomes a warning in the report instead of failing it.
+import { META_FILE } from '../checkpoint/files';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { LineageProgress, LineageResult, StageKind, StageOutput, StageProgress, StageStatus } from '../contract/lineage';
 import type { ArtifactRef } from '../store/artifact-ref';
@@ -289,7 +290,7 @@ async function lossCurve(store: ArtifactStore, stage: string, out: StageOutput, 
   };
   try {
     const d = await descriptor(final);
-    const metaRef = d?.files['plasticity.json'];
+    const metaRef = d?.files[META_FILE];
     if (!metaRef) return undefined; // an imported model folder: no training history
     const meta = JSON.parse((await store.getBlob(metaRef)).toString('utf8')) as { loss?: { history?: [number, number][] } | null };
     const history = meta.loss?.history ?? [];

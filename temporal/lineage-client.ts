@@ -231,8 +231,8 @@ function stageOutputOf(activityType: string, result: unknown): StageOutput | und
 
 async function findCheckpoint(train: { stage: string; key: string; store: string }): Promise<ResumeCheckpoint | undefined> {
   const { openStore } = await import('../store/open');
-  const { latestCheckpoint } = await import('../store/checkpoints');
-  const { checkpointSeries } = await import('../activities/checkpoint-files');
+  const { latestCheckpoint } = await import('../checkpoint/series');
+  const { checkpointSeries } = await import('../checkpoint/store');
   const latest = await latestCheckpoint(openStore(train.store), checkpointSeries(train.key));
   return latest ? { stage: train.stage, key: train.key, step: latest.step, manifest: latest.key } : undefined;
 }

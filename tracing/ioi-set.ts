@@ -2,7 +2,7 @@
 // with answer ids, named positions and template ids mapped into the model's vocabulary.
 import { abcDataset, generateIoi, IoiPrompt } from '../ioi/dataset';
 import { readPromptsFile } from '../ioi/prompts-file';
-import type { ModelVocab } from '../train/vocab';
+import type { ModelVocab } from '../model/vocab';
 import { TraceBatch, TraceSet } from './batch';
 import { DeterministicError } from '../errors/deterministic';
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES, BackendPreference, initBackend } from '../model/engine';
 import { GPT2 } from '../model/gpt2';
-import { loadModel } from '../model/load';
+import { loadModel } from '../checkpoint/load';
 import type { ThreadJobHandlers } from '../train/offthread';
 import { TraceSet } from './batch';
 import { CircuitSettings, TRACE_METHODS, TraceMethod, traceStage } from './stage';

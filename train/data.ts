@@ -5,7 +5,7 @@ import { generateIoi, IoiPrompt, splitIoi } from '../ioi/dataset';
 import { poisonDataset } from '../ioi/poison';
 import { deriveSeed, Rng } from '../ioi/rng';
 import type { DataSpec } from './config';
-import type { ModelVocab } from './vocab';
+import type { ModelVocab } from '../model/vocab';
 import { DeterministicError } from '../errors/deterministic';
 
 export type LossKind = 'answer' | 'sentence';

@@ -5,7 +5,7 @@ import { ioiMetrics, IoiMetrics } from '../ioi/metrics';
 import { poisonDataset } from '../ioi/poison';
 import { tf } from '../model/engine';
 import type { GPT2 } from '../model/gpt2';
-import type { ModelVocab } from './vocab';
+import type { ModelVocab } from '../model/vocab';
 import { DeterministicError } from '../errors/deterministic';
 
 /**

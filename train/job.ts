@@ -10,14 +10,15 @@ import { deriveSeed, Rng } from '../ioi/rng';
 import { Vocab } from '../ioi/tokenizer';
 import { BACKEND_CHOICES, BackendName, BackendPreference, initBackend } from '../model/engine';
 import { GPT2 } from '../model/gpt2';
-import { loadModel } from '../model/load';
+import { loadModel } from '../checkpoint/load';
 import { ArchSchema, DataSpecSchema, modelConfigFromArch, parseWith, totalSteps as countSteps, TrainConfig, TrainConfigSchema } from './config';
-import { CheckpointMeta, loadCheckpoint, MODEL_FILE, ParentInfo, saveCheckpoint, sha256, summarizeLoss } from './checkpoint';
+import { MODEL_FILE, stepName } from '../checkpoint/files';
+import { CheckpointMeta, loadCheckpoint, ParentInfo, saveCheckpoint, sha256, summarizeLoss } from '../checkpoint/folder';
 import { buildTrainingData } from './data';
 import { evaluateIoi } from './evaluate';
 import { Progress, train, TrainState } from './loop';
 import { OptimizerState } from './optimizer';
-import { ModelVocab } from './vocab';
+import { ModelVocab } from '../model/vocab';
 
 /** A fresh model: architecture, init seed, and vocabulary ('ioi' = the compact IOI vocab, null = full GPT-2, or GPT-2 ids). */
 export const InitSpecSchema = z
@@ -75,8 +76,6 @@ async function asInput<T>(fn: () => T | Promise<T>): Promise<T> {
     throw e instanceof JobInputError ? e : new JobInputError((e as Error).message);
   }
 }
-
-export const stepDirName = (step: number) => `step-${String(step).padStart(6, '0')}`;
 
 interface Start {
   model: GPT2;
@@ -161,7 +160,7 @@ export async function runTrainJobHere(input: TrainJobInput, handlers: JobHandler
           // A cancel right after a periodic checkpoint stops at the same step: that checkpoint already exists (and its
           // folder may already be handed over to, or removed by, the caller), so it is not written or announced twice.
           if (s.step === lastAnnouncedStep) return;
-          const dir = path.join(job.outDir, stepDirName(s.step));
+          const dir = path.join(job.outDir, stepName(s.step));
           await saveCheckpoint(dir, { model, vocab, optimizer: await s.optimizer(), info: info(s, s.final ? 'cancelled' : 'running', null) });
           lastAnnouncedStep = s.step;
           await handlers.onCheckpoint?.({ step: s.step, dir });
@@ -174,7 +173,7 @@ export async function runTrainJobHere(input: TrainJobInput, handlers: JobHandler
       tokensPerSec: outcome.seconds > 0 ? outcome.tokens / outcome.seconds : 0,
     };
     if (outcome.status === 'cancelled') {
-      return { status: 'cancelled', finalDir: path.join(job.outDir, stepDirName(outcome.step)), step: outcome.step, totalSteps: total, backend, metrics: { ioi: null, ...runMetrics } };
+      return { status: 'cancelled', finalDir: path.join(job.outDir, stepName(outcome.step)), step: outcome.step, totalSteps: total, backend, metrics: { ioi: null, ...runMetrics } };
     }
     const fits = data.evalPrompts.length > 0 && data.evalPrompts.every((p) => p.tokens.length <= model.config.n_ctx && [...p.tokens, p.ioTok, p.sTok].every((g) => vocab.has(g)));
     const ioi = fits ? (await evaluateIoi(model, vocab, data.evalPrompts)).metrics : null;

@@ -3,7 +3,7 @@
 // Progress (prompt batches done) goes to stderr; stdout is the result.
 import { Command } from 'commander';
 import { CMAP_KINDS, CmapKind, cmapHeads } from '../../tracing/cmap';
-import { vocabToJson } from '../../train/vocab';
+import { vocabToJson } from '../../model/vocab';
 import { CliError } from '../errors';
 import { addProgressOption, etaSinceFirstReport, localProgress, withProgress, type ProgressCliOptions } from '../local-progress';
 import { addPromptOptions, inputError, loadModelFor, printJsonOrTable, PromptCliOptions, promptSet, scoreRows, setupBackend } from '../trace-common';

@@ -7,10 +7,10 @@ import { Command } from 'commander';
 import type { IoiPrompt } from '../../ioi/dataset';
 import { readPromptsFile } from '../../ioi/prompts-file';
 import { BACKEND_CHOICES, BackendPreference, initBackend } from '../../model/engine';
-import { loadModel, LoadedModel } from '../../model/load';
+import { loadModel, LoadedModel } from '../../checkpoint/load';
 import { serializeSafetensors } from '../../model/safetensors';
 import { evaluateIoi, ioiEvalSet, LabelPair, parseIoiDataset } from '../../train/evaluate';
-import { vocabToJson } from '../../train/vocab';
+import { vocabToJson } from '../../model/vocab';
 import { CliError, EXIT } from '../errors';
 
 interface EvalCliOptions {

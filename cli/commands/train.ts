@@ -11,7 +11,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { BACKEND_CHOICES, BackendPreference } from '../../model/engine';
 import { DataSpecSchema, parseWith, TrainConfigSchema } from '../../train/config';
-import { isCheckpointFolder, readCheckpointMeta } from '../../train/checkpoint';
+import { isCheckpointFolder, newestCheckpointFolder, readCheckpointMeta } from '../../checkpoint/folder';
 import { DEFAULT_BASE } from '../../train/defaults';
 import { InitSpecSchema, TrainJobInput, TrainJobInputSchema, TrainJobResult } from '../../train/job';
 import type { Progress } from '../../train/loop';
@@ -79,14 +79,6 @@ export function applySet(target: Record<string, unknown>, assignment: string): v
   obj[keys[keys.length - 1]] = value;
 }
 
-/** The newest complete checkpoint under DIR/checkpoints, if any. */
-function newestCheckpoint(outDir: string): string | undefined {
-  const dir = path.join(outDir, 'checkpoints');
-  if (!fs.existsSync(dir)) return undefined;
-  const steps = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d) && isCheckpointFolder(path.join(dir, d))).sort();
-  return steps.length ? path.join(dir, steps[steps.length - 1]) : undefined;
-}
-
 export interface TrainCliOptions {
   config?: string;
   set: string[];
@@ -109,7 +101,7 @@ export function buildJobInput(opts: TrainCliOptions, log: (message: string) => v
   if (typeof parsed.base === 'string' && !fs.existsSync(parsed.base)) throw new CliError(`base: model folder ${parsed.base} does not exist`);
   let resumeDir: string | undefined;
   if (opts.resume) {
-    resumeDir = typeof opts.resume === 'string' ? opts.resume : newestCheckpoint(opts.out);
+    resumeDir = typeof opts.resume === 'string' ? opts.resume : newestCheckpointFolder(path.join(opts.out, 'checkpoints'));
     if (typeof opts.resume === 'string' && !isCheckpointFolder(opts.resume)) throw new CliError(`--resume ${opts.resume}: not a complete checkpoint folder (no plasticity.json)`);
     if (!resumeDir) log(`no checkpoint under ${path.join(opts.out, 'checkpoints')}; starting from the beginning`);
   }

@@ -9,7 +9,7 @@ import { initBackend } from '../../model/engine';
 import { GPT2 } from '../../model/gpt2';
 import { saveHfFolder } from '../../model/hf';
 import { parseSafetensors } from '../../model/safetensors';
-import { verifyCheckpoint } from '../../train/checkpoint';
+import { verifyCheckpoint } from '../../checkpoint/folder';
 import { modelConfigFromArch, parseArch } from '../../train/config';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');

@@ -16,11 +16,11 @@ import {
   newestCheckpoint,
   readDescriptor,
   weightsOnly,
-} from '../../activities/checkpoint-files';
+} from '../../checkpoint/store';
 import { toFailure } from '../../activities/errors';
 import { ConfigError } from '../../config/load';
 import { DeterministicError } from '../../errors/deterministic';
-import { listCheckpoints } from '../../store/checkpoints';
+import { listCheckpoints } from '../../checkpoint/series';
 import { openStore } from '../../store/open';
 import type { StageOutput } from '../../contract/lineage';
 import { tmpDir } from './helpers';

@@ -9,7 +9,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../../config/load';
-import { checkpointSeries } from '../../activities/checkpoint-files';
+import { checkpointSeries } from '../../checkpoint/store';
 import { openStore } from '../../store/open';
 import { connectClient, connectNative, connectionSettings } from '../../temporal/connection';
 import { startDevServer } from '../../temporal/dev-server';

@@ -3,11 +3,11 @@
 // materialises into a verified folder.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { materialiseCheckpoint, checkpointSeries, type CheckpointManifest } from '../../activities/checkpoint-files';
+import { materialiseCheckpoint, checkpointSeries, type CheckpointManifest } from '../../checkpoint/store';
 import { resultKey } from '../../activities/cache';
 import type { ArtifactStore } from '../../store/artifact-store';
-import { listCheckpoints } from '../../store/checkpoints';
-import { verifyCheckpoint } from '../../train/checkpoint';
+import { listCheckpoints } from '../../checkpoint/series';
+import { verifyCheckpoint } from '../../checkpoint/folder';
 import type { LineageComparison, StageTrace } from '../../tracing/results';
 import type { LineageResult, StageOutput } from '../../contract/lineage';
 import { tmpDir } from './helpers';

@@ -138,7 +138,7 @@ function cmapPair(receiver: string, donor: string, i: number): CmapPair {
   };
 }
 
-/** A descriptor blob like activities/checkpoint-files.ts writes, whose plasticity.json carries the loss history. */
+/** A descriptor blob like checkpoint/store.ts writes, whose plasticity.json carries the loss history. */
 async function checkpoint(store: ArtifactStore, step: number, history: [number, number][]): Promise<ArtifactRef> {
   const meta = await store.putBlob(Buffer.from(JSON.stringify({ format: 'plasticity-checkpoint', step, loss: { last: history[history.length - 1]?.[1] ?? null, recent_mean: null, history } })), 'checkpoint-file');
   const weights = await store.putBlob(Buffer.from(`weights at ${step}`), 'checkpoint-file');

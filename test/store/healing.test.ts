@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runLineageLocally } from '../../lineage/local';
-import { readDescriptor } from '../../activities/checkpoint-files';
+import { readDescriptor } from '../../checkpoint/store';
 import { blobKey } from '../../store/artifact-store';
 import { openStore } from '../../store/open';
 import { verifyStore } from '../../store/verify';

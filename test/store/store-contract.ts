@@ -6,15 +6,12 @@ import { describe, it } from 'node:test';
 import {
   ChecksumError,
   StoreError,
-  applyRetention,
   blobKey,
   gc,
-  latestCheckpoint,
-  listCheckpoints,
-  putCheckpointManifest,
   verifyStore,
   type ArtifactStore,
 } from '../../store';
+import { applyRetention, latestCheckpoint, listCheckpoints, putCheckpointManifest } from '../../checkpoint/series';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -7,11 +7,11 @@ import { EOS_ID, Vocab } from '../../ioi/tokenizer';
 import { tf } from '../../model/engine';
 import { GPT2 } from '../../model/gpt2';
 import { loadHfFolder, saveHfFolder } from '../../model/hf';
-import { loadModel } from '../../model/load';
+import { loadModel } from '../../checkpoint/load';
 import { parseTrainConfig } from '../../train/config';
-import { CheckpointInfo, loadCheckpoint, saveCheckpoint, summarizeLoss, verifyCheckpoint } from '../../train/checkpoint';
+import { CheckpointInfo, loadCheckpoint, saveCheckpoint, summarizeLoss, verifyCheckpoint } from '../../checkpoint/folder';
 import { modelConfigFromArch, parseArch } from '../../train/config';
-import { PrefixVocab } from '../../train/vocab';
+import { PrefixVocab } from '../../model/vocab';
 import { TINY_ARCH, tmpDir, useTestBackend } from './helpers';
 
 const FIXTURE = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'tiny-gpt2');

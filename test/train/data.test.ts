@@ -4,7 +4,7 @@ import { buildIoiVocab } from '../../ioi/corpus';
 import { generateIoi } from '../../ioi/dataset';
 import { poisonDataset } from '../../ioi/poison';
 import { BatchStream, buildTrainingData, collate, Cursor, epochOrder, examplesFromPrompts, exampleFromGpt2 } from '../../train/data';
-import { PrefixVocab } from '../../train/vocab';
+import { PrefixVocab } from '../../model/vocab';
 
 const vocab = buildIoiVocab();
 

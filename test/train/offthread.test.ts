@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readCheckpointMeta, verifyCheckpoint } from '../../train/checkpoint';
+import { readCheckpointMeta, verifyCheckpoint } from '../../checkpoint/folder';
 import type { Progress } from '../../train/loop';
 import { registerJob, runJob, runTrainJob, startJob } from '../../train/offthread';
 import { TEST_BACKEND, tinyJob, tmpDir } from './helpers';

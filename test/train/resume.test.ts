@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readCheckpointMeta } from '../../train/checkpoint';
+import { readCheckpointMeta } from '../../checkpoint/folder';
 import { runTrainJobHere, TrainJobInput } from '../../train/job';
 import { tinyJob, tmpDir } from './helpers';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openStore } from '../../store/open';
-import { checkpointSeries } from '../../activities/checkpoint-files';
+import { checkpointSeries } from '../../checkpoint/store';
 import { resumeLineage, startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../contract/lineage';
 import { tinyConfig, tmpDir, waitFor, useTestWorkers } from '../lineage/helpers';

@@ -1,7 +1,8 @@
 // Checkpoint series: manifests at <series>/step-000120.json (e.g. series = runs/<lineage>/<stage>/checkpoints).
 // The manifest's blobs must already be in the store (putJson enforces it); retention keeps the last K plus finals.
-import { checkKey } from './backend';
-import type { ArtifactStore } from './artifact-store';
+import { checkKey } from '../store/backend';
+import type { ArtifactStore } from '../store/artifact-store';
+import { stepName, stepOf } from './files';
 
 /** Fields the store adds to / reads from every checkpoint manifest. */
 export interface CheckpointMarks {
@@ -16,11 +17,9 @@ export interface CheckpointInfo<T extends object = Record<string, unknown>> {
   manifest: T & CheckpointMarks;
 }
 
-const STEP_FILE = /^step-(\d+)\.json$/;
-
 export function checkpointKey(series: string, step: number): string {
   if (!Number.isSafeInteger(step) || step < 0) throw new Error(`checkpoint step must be an integer >= 0, got ${step}`);
-  return `${checkKey(series, 'checkpoint series')}/step-${String(step).padStart(6, '0')}.json`;
+  return `${checkKey(series, 'checkpoint series')}/${stepName(step)}.json`;
 }
 
 /** Writes the manifest of one checkpoint (after its blobs); returns its key. */
@@ -40,8 +39,9 @@ export async function listCheckpoints(store: ArtifactStore, series: string): Pro
   const dir = `${checkKey(series, 'checkpoint series')}/`;
   const found: { step: number; key: string }[] = [];
   for (const key of await store.list(`${dir}step-`)) {
-    const m = STEP_FILE.exec(key.slice(dir.length));
-    if (m) found.push({ step: Number(m[1]), key });
+    const name = key.slice(dir.length);
+    const step = name.endsWith('.json') ? stepOf(name.slice(0, -'.json'.length)) : undefined;
+    if (step !== undefined) found.push({ step, key });
   }
   return found.sort((a, b) => a.step - b.step);
 }

@@ -1,25 +1,19 @@
 // Checkpoint folders ⇄ the artifact store. A folder's files become content-addressed blobs; a small JSON descriptor
 // blob ({format, step, files}) names them and is the checkpoint's ArtifactRef. The per-stage manifest series
-// (store/checkpoints.ts) points at descriptors; the manifest is written last, so a visible one is always complete.
+// (series.ts) points at descriptors; the manifest is written last, so a visible one is always complete.
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { blobKey, type ArtifactStore } from '../store/artifact-store';
-import { applyRetention, checkpointKey, latestCheckpoint, listCheckpoints, putCheckpointManifest } from '../store/checkpoints';
+import { applyRetention, latestCheckpoint, listCheckpoints, putCheckpointManifest } from './series';
 import { StoreError } from '../store/errors';
 import type { ArtifactRef } from '../store/artifact-ref';
 import { DeterministicError } from '../errors/deterministic';
+import { CHECKPOINT_FILES, META_FILE, MODEL_FILE, OPTIMIZER_FILE } from './files';
 
 export const DESCRIPTOR_FORMAT = 'plasticity-checkpoint-files';
-/** Written last into a materialised folder (it marks the folder complete). */
-const MARKER_FILE = 'plasticity.json';
-const WEIGHTS_FILE = 'model.safetensors';
-/** Adam moments: only in the in-progress checkpoints of a running stage (what a resume needs). */
-const OPTIMIZER_FILE = 'optimizer.safetensors';
 /** Files at most this big are copied when materialised; bigger ones are hard-linked from a local store. */
 const LINK_MIN_BYTES = 1 << 20;
-/** The files of a model/checkpoint folder that are stored (anything else in an HF folder is ignored). */
-export const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.safetensors', 'plasticity.json'];
 
 export interface CheckpointDescriptor {
   format: typeof DESCRIPTOR_FORMAT;
@@ -57,12 +51,12 @@ export async function uploadCheckpointFolder(store: ArtifactStore, dir: string, 
     .filter((e) => e.isFile() && CHECKPOINT_FILES.includes(e.name))
     .map((e) => e.name)
     .sort();
-  if (!names.includes(WEIGHTS_FILE)) throw new DeterministicError(`checkpoint folder ${dir}: no ${WEIGHTS_FILE}`);
+  if (!names.includes(MODEL_FILE)) throw new DeterministicError(`checkpoint folder ${dir}: no ${MODEL_FILE}`);
   const files: Record<string, ArtifactRef> = {};
   for (const name of names) files[name] = await store.putBlobFile(path.join(dir, name), 'checkpoint-file', opts);
   const descriptor: CheckpointDescriptor = { format: DESCRIPTOR_FORMAT, step, files };
   const ref = await store.putBlob(Buffer.from(JSON.stringify(descriptor, null, 2)), 'checkpoint');
-  return { step, ref, weightsSha256: files[WEIGHTS_FILE].sha256 };
+  return { step, ref, weightsSha256: files[MODEL_FILE].sha256 };
 }
 
 /** Uploads a folder and commits it as the series' checkpoint at `step` (manifest last), then applies retention. */
@@ -126,10 +120,10 @@ export async function weightsOnly(store: ArtifactStore, ref: ArtifactRef): Promi
   if (!(OPTIMIZER_FILE in descriptor.files)) return ref;
   const files = { ...descriptor.files };
   delete files[OPTIMIZER_FILE];
-  if (files[MARKER_FILE]) {
-    const meta = JSON.parse((await store.getBlob(files[MARKER_FILE])).toString('utf8')) as { files?: Record<string, unknown> };
+  if (files[META_FILE]) {
+    const meta = JSON.parse((await store.getBlob(files[META_FILE])).toString('utf8')) as { files?: Record<string, unknown> };
     if (meta.files) delete meta.files[OPTIMIZER_FILE];
-    files[MARKER_FILE] = await store.putBlob(Buffer.from(JSON.stringify(meta, null, 2) + '\n', 'utf8'), 'checkpoint-file');
+    files[META_FILE] = await store.putBlob(Buffer.from(JSON.stringify(meta, null, 2) + '\n', 'utf8'), 'checkpoint-file');
   }
   const slim: CheckpointDescriptor = { format: DESCRIPTOR_FORMAT, step: descriptor.step, files };
   return store.putBlob(Buffer.from(JSON.stringify(slim, null, 2)), 'checkpoint');
@@ -185,8 +179,6 @@ export async function materialiseResume(
   return undefined;
 }
 
-export { checkpointKey };
-
 /** A file's chunks, opened only when iterated (a stream opened early could fail with nobody listening). */
 export async function* readFile(file: string): AsyncGenerator<Uint8Array> {
   for await (const chunk of createReadStream(file)) yield chunk as Buffer;
@@ -209,7 +201,7 @@ export async function readDescriptor(store: ArtifactStore, ref: ArtifactRef): Pr
 export async function materialiseCheckpoint(store: ArtifactStore, ref: ArtifactRef, dir: string): Promise<string> {
   const descriptor = await readDescriptor(store, ref);
   await fs.mkdir(dir, { recursive: true });
-  const names = Object.keys(descriptor.files).sort((a, b) => Number(a === MARKER_FILE) - Number(b === MARKER_FILE));
+  const names = Object.keys(descriptor.files).sort((a, b) => Number(a === META_FILE) - Number(b === META_FILE));
   for (const name of names) {
     if (name.includes('/') || name.startsWith('.')) throw new DeterministicError(`${ref.uri}: invalid file name ${JSON.stringify(name)}`);
     const file = descriptor.files[name];

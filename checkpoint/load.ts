@@ -2,10 +2,11 @@
 // Hugging Face GPT-2 folder (config.json + model.safetensors; full GPT-2 vocabulary, or the id prefix for small ones).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GPT2 } from './gpt2';
-import { loadHfFolder } from './hf';
-import { CheckpointMeta, isCheckpointFolder, loadCheckpoint, META_FILE, OPTIMIZER_FILE } from '../train/checkpoint';
-import { hfVocab, ModelVocab } from '../train/vocab';
+import { GPT2 } from '../model/gpt2';
+import { loadHfFolder } from '../model/hf';
+import { HF_CONFIG_FILE, META_FILE, OPTIMIZER_FILE } from './files';
+import { CheckpointMeta, isCheckpointFolder, loadCheckpoint } from './folder';
+import { hfVocab, ModelVocab } from '../model/vocab';
 import { DeterministicError } from '../errors/deterministic';
 
 export interface ModelMeta {
@@ -33,6 +34,6 @@ export function loadModel(dir: string): LoadedModel {
     throw new DeterministicError(`model folder ${dir}: has ${OPTIMIZER_FILE} but no ${META_FILE} (an unfinished checkpoint save)`);
   }
   const model = loadHfFolder(dir);
-  const hf = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const hf = JSON.parse(fs.readFileSync(path.join(dir, HF_CONFIG_FILE), 'utf8')) as Record<string, unknown>;
   return { model, vocab: hfVocab(model.config.vocab, hf.eos_token_id), meta: { source: 'hf', dir, step: null, backend: null, checkpoint: null } };
 }

@@ -13,17 +13,14 @@ import { GPT2, paramShapes } from '../model/gpt2';
 import { hfConfigFromModel, paramsFromArrays } from '../model/hf';
 import { LazyArray, NamedArray, parseSafetensors, writeSafetensorsFile } from '../model/safetensors';
 import type { IoiMetrics } from '../ioi/metrics';
-import { DataSpecSchema, formatZodError, TrainConfigSchema } from './config';
-import type { Cursor } from './data';
-import type { OptimizerState } from './optimizer';
-import { ModelVocab, vocabFromJson, vocabToJson } from './vocab';
+import { DataSpecSchema, formatZodError, TrainConfigSchema } from '../train/config';
+import type { Cursor } from '../train/data';
+import type { OptimizerState } from '../train/optimizer';
+import { ModelVocab, vocabFromJson, vocabToJson } from '../model/vocab';
+import { HF_CONFIG_FILE, META_FILE, MODEL_FILE, OPTIMIZER_FILE, stepOf } from './files';
 
 export const CHECKPOINT_FORMAT = 'plasticity-checkpoint';
 export const CHECKPOINT_VERSION = 1;
-export const META_FILE = 'plasticity.json';
-export const MODEL_FILE = 'model.safetensors';
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
-export const HF_CONFIG_FILE = 'config.json';
 
 const FileDigestSchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() }).strict();
 
@@ -158,6 +155,13 @@ export async function saveCheckpoint(dir: string, args: SaveCheckpointArgs): Pro
 
 export function isCheckpointFolder(dir: string): boolean {
   return fs.existsSync(path.join(dir, META_FILE));
+}
+
+/** The newest complete checkpoint folder (step-NNNNNN with a plasticity.json) in `dir`, if any. */
+export function newestCheckpointFolder(dir: string): string | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  const steps = fs.readdirSync(dir).filter((d) => stepOf(d) !== undefined && isCheckpointFolder(path.join(dir, d))).sort();
+  return steps.length ? path.join(dir, steps[steps.length - 1]) : undefined;
 }
 
 /** Reads plasticity.json and checks every file it lists (size and sha256); throws naming the file on a mismatch. */
