@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { BACKEND_CHOICES, BackendPreference } from '../../model/engine';
+import { BACKEND_CHOICES } from '../../model/engine';
 import { DataSpecSchema, parseWith, TrainConfigSchema } from '../../train/config';
 import { isCheckpointFolder, readCheckpointMeta } from '../../train/checkpoint';
 import { DEFAULT_BASE } from '../../train/defaults';
@@ -21,7 +21,7 @@ import { addProgressOption, etaSinceFirstReport, localProgress, type ProgressCli
 
 export const TrainRunSchema = z
   .object({
-    backend: z.enum(BACKEND_CHOICES as [BackendPreference, ...BackendPreference[]]).default('auto'),
+    backend: z.enum(BACKEND_CHOICES).default('auto'),
     base: z.union([z.string().min(1), InitSpecSchema]),
     data: DataSpecSchema,
     train: TrainConfigSchema.prefault({}),
