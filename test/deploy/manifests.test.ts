@@ -12,7 +12,7 @@ import { QUEUE_ROLES, taskQueues, type QueueRole } from '../../shared/lineage';
 import { connectionSettings, connectNative, DEFAULT_ADDRESS, parseAddress } from '../../temporal/connection';
 import { projectRoot } from '../../temporal/project-root';
 import { searchAttributeArgs } from '../../temporal/search-attributes';
-import { parseWorkerArgs } from '../../workers/main';
+import { parseWorkerArgs } from '../../cli/worker-options';
 import { startWorkers } from '../../workers/run-worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import {
