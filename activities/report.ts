@@ -1,7 +1,7 @@
-// The report stage: render the lineage's self-contained HTML report (report/activity-entry.ts) from what the
+// The report stage: render the lineage's self-contained HTML report (report/publish.ts) from what the
 // workflow knows and store it (and its data) in the artifact store; the workflow result links to it.
 import { Context } from '@temporalio/activity';
-import { buildAndStoreReportWithData } from '../report/activity-entry';
+import { buildAndStoreReportWithData } from '../report/publish';
 import type { ArtifactStore } from '../store/artifact-store';
 import { connectionSettings, workflowUiUrl } from '../temporal/connection';
 import type { ReportStageInput, ReportStageResult } from '../contract/activities';

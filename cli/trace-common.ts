@@ -1,11 +1,11 @@
 // Shared by `plasticity trace` and `plasticity cmap`: backend, model loading, prompt sets, and scores as named rows.
 import { Command } from 'commander';
-import { BACKEND_CHOICES, BackendPreference, initBackend } from '../model/engine';
+import { BACKEND_CHOICES, initBackend } from '../model/engine';
 import { loadModel, LoadedModel } from '../checkpoint/load';
 import { TraceSet } from '../tracing/batch';
 import { ioiTraceSet } from '../tracing/ioi-set';
 import { Scores, scoreAt, unflatten } from '../tracing/scores';
-import { CliError } from './errors';
+import { asUsageError, parseBackend, parseIntAtLeast } from './options';
 
 export interface PromptCliOptions {
   n: string;
@@ -23,31 +23,13 @@ export function addPromptOptions(cmd: Command): Command {
     .option('--json', 'print the result as JSON on stdout, and progress as JSON events on stderr');
 }
 
-export function intOption(value: string, flag: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-export async function inputError<T>(fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError((e as Error).message);
-  }
-}
-
 /** Initialises the --backend; its notes, prefixed with `who`, go to `log` (default: stderr). */
 export async function setupBackend(opts: PromptCliOptions, who: string, log: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<string> {
-  if (opts.backend && !BACKEND_CHOICES.includes(opts.backend as BackendPreference)) {
-    throw new CliError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(opts.backend)}`);
-  }
-  return initBackend((opts.backend as BackendPreference | undefined) ?? 'auto', (m) => log(`${who}: ${m}`));
+  return initBackend(parseBackend(opts.backend), (m) => log(`${who}: ${m}`));
 }
 
 export async function loadModelFor(dir: string, flag: string): Promise<LoadedModel> {
-  return inputError(async () => {
+  return asUsageError(async () => {
     try {
       return await loadModel(dir);
     } catch (e) {
@@ -57,8 +39,8 @@ export async function loadModelFor(dir: string, flag: string): Promise<LoadedMod
 }
 
 export async function promptSet(opts: PromptCliOptions, loaded: LoadedModel): Promise<{ set: TraceSet; source: Record<string, unknown> }> {
-  const spec = opts.prompts ? { file: opts.prompts } : { n: intOption(opts.n, '--n', 1), seed: intOption(opts.seed, '--seed', 0) };
-  const { set, corruption } = await inputError(() => ioiTraceSet(spec, loaded.vocab));
+  const spec = opts.prompts ? { file: opts.prompts } : { n: parseIntAtLeast(opts.n, '--n', 1), seed: parseIntAtLeast(opts.seed, '--seed', 0) };
+  const { set, corruption } = await asUsageError(() => ioiTraceSet(spec, loaded.vocab));
   return { set, source: { ...spec, corruption } };
 }
 

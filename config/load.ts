@@ -45,24 +45,34 @@ export function loadConfig(file?: string, options: LoadConfigOptions = {}): Load
   return { config, hash: configHash(config), source };
 }
 
+/** How a config file is named in messages and what its top level should hold. */
+export interface ConfigFileKind {
+  /** e.g. 'config' or '--config'. */
+  label: string;
+  /** The top-level keys, for the message when the file is not a mapping. */
+  sections: string;
+}
+
+const EXPERIMENT_FILE: ConfigFileKind = { label: 'config', sections: 'name, model, finetune, …' };
+
 /** The raw object in a .yaml/.yml/.json file (an empty file is an empty config). */
-export function readConfigFile(file: string): Record<string, unknown> {
+export function readConfigFile(file: string, kind: ConfigFileKind = EXPERIMENT_FILE): Record<string, unknown> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`config ${file}: cannot read the file (${code === 'ENOENT' ? 'not found' : (code ?? String(err))})`);
+    throw new ConfigError(`${kind.label} ${file}: cannot read the file (${code === 'ENOENT' ? 'not found' : (code ?? String(err))})`);
   }
   let value: unknown;
   try {
     value = /\.json$/i.test(file) ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
   } catch (err) {
-    throw new ConfigError(`config ${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    throw new ConfigError(`${kind.label} ${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
   }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError(`config ${file}: expected a mapping of sections (name, model, finetune, …) at the top level`);
+    throw new ConfigError(`${kind.label} ${file}: expected a mapping of sections (${kind.sections}) at the top level`);
   }
   return value as Record<string, unknown>;
 }
@@ -102,24 +112,39 @@ export function configHash(config: ExperimentConfig): string {
  */
 export function applyOverrides(raw: Record<string, unknown>, sets: readonly string[], source = 'config'): Record<string, unknown> {
   const out = structuredClone(raw);
-  for (const assignment of sets) {
-    const eq = assignment.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`--set ${assignment}: expected key=value, e.g. finetune.train.lr=0.001`);
-    const key = assignment.slice(0, eq).trim();
-    const value = parseValue(assignment.slice(eq + 1));
-    const parts = key.split('.');
-    if (parts.some((p) => p === '')) throw new ConfigError(`--set ${key}: expected a dotted path like finetune.train.lr`, key);
-    const schemas = schemasAlong(parts, key);
-    let node: Record<string, unknown> = out;
-    parts.slice(0, -1).forEach((part, i) => {
-      const next = node[part];
-      if (next === undefined || next === null) node = node[part] = defaultObject(schemas[i]);
-      else if (typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>;
-      else throw new ConfigError(`--set ${key}: ${source} has a non-object value at ${parts.slice(0, i + 1).join('.')}`, key);
-    });
-    node[parts[parts.length - 1]] = value;
-  }
+  for (const assignment of sets) applySet(out, assignment, { schema: ExperimentSchema, source });
   return out;
+}
+
+export interface SetOptions {
+  /** The path must name a field of this schema, and a missing section starts from its default. Without: any path, {}. */
+  schema?: z.ZodType;
+  /** What `target` came from, for messages. */
+  source?: string;
+  /** An assignment shown in messages. */
+  example?: string;
+}
+
+/** Applies one `a.b.c=value` to `target` in place; the value is parsed as JSON when possible, else taken as a string. */
+export function applySet(target: Record<string, unknown>, assignment: string, options: SetOptions = {}): void {
+  const { schema, source = 'config', example = 'finetune.train.lr=0.001' } = options;
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new ConfigError(`--set ${assignment}: expected key=value, e.g. ${example}`);
+  const key = assignment.slice(0, eq).trim();
+  const value = parseValue(assignment.slice(eq + 1));
+  const parts = key.split('.');
+  if (parts.some((p) => p === '')) throw new ConfigError(`--set ${key}: expected a dotted path like ${example.split('=')[0]}`, key);
+  // a schema names every key it accepts; without one, keys that reach Object.prototype are refused here
+  if (!schema && parts.some((p) => p === '__proto__' || p === 'constructor' || p === 'prototype')) throw new ConfigError(`--set ${assignment}: bad key path`, key);
+  const schemas = schema ? schemasAlong(schema, parts, key) : undefined;
+  let node: Record<string, unknown> = target;
+  parts.slice(0, -1).forEach((part, i) => {
+    const next = node[part];
+    if (next === undefined || next === null) node = node[part] = schemas ? defaultObject(schemas[i]) : {};
+    else if (typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>;
+    else throw new ConfigError(`--set ${assignment}: ${parts.slice(0, i + 1).join('.')} is not an object in ${source}`, key);
+  });
+  node[parts[parts.length - 1]] = value;
 }
 
 function parseValue(text: string): unknown {
@@ -131,8 +156,8 @@ function parseValue(text: string): unknown {
 }
 
 /** The schema candidates of each path element (several under a union); throws naming the first unknown key. */
-function schemasAlong(parts: string[], key: string): z.ZodType[][] {
-  let schemas: z.ZodType[] = [ExperimentSchema];
+function schemasAlong(root: z.ZodType, parts: string[], key: string): z.ZodType[][] {
+  let schemas: z.ZodType[] = [root];
   const along: z.ZodType[][] = [];
   parts.forEach((part, i) => {
     const next = schemas.flatMap((s) => fieldsOf(s).filter(([name]) => name === part).map(([, child]) => child));

@@ -2,6 +2,7 @@
 // (base model → finetune at several epoch counts → corrupt → retrain, each traced, then compared). Every object is
 // strict, so a misspelt key fails instead of being ignored. The TS type is inferred here; nothing re-declares it.
 import { z } from 'zod';
+import { BACKEND_CHOICES } from '../model/backends';
 import { ArchSchema, CorpusDataSchema, TrainConfigSchema } from '../train/config';
 import { DEFAULT_BASE } from '../train/defaults';
 import { TRACE_METHODS, type TraceMethod } from '../tracing/stage';
@@ -15,7 +16,6 @@ const nonNegInt = () => z.number().int().nonnegative();
 /** A count held in memory at once (prompts, sentences): bounded so a typo cannot exhaust the worker's heap. */
 const boundedCount = (max: number, what: string) => posInt().max(max, { message: `expected at most ${max.toLocaleString('en-US')} ${what} (all are held in memory at once)` });
 
-export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export const POISON_TRANSFORMS = ['subject', 'name-moving', 'random-name', 'first-name'] as const;
 
 /**
@@ -224,7 +224,7 @@ export const ExperimentSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: "expected 1-64 letters, digits, '.', '_' or '-'" })
       .default('default'),
     seed: z.number().int().default(0),
-    backend: z.enum(BACKENDS).default('auto'),
+    backend: z.enum(BACKEND_CHOICES).default('auto'),
     /** Artifact store: a folder path or s3://bucket/prefix; default <project>/.plasticity/store. */
     store: z
       .string()

@@ -2,7 +2,7 @@
 // each activity and gets back. Type-only imports, so workflow code may import it; activities/ implements it.
 import type { ExperimentConfig } from '../config/schema';
 import type { BackendPreference } from '../model/engine';
-import type { ReportActivityInput } from '../report/activity-entry';
+import type { ReportActivityInput } from '../report/publish';
 import type { ArtifactRef } from '../store/artifact-ref';
 import type { BranchRoles } from '../tracing/compare';
 import type { StageRole } from '../tracing/results';

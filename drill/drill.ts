@@ -162,7 +162,7 @@ class DrillServices {
     const main = path.join(projectRoot(), 'dist', 'workers', 'main.js');
     const logFile = path.join(this.workDir, `worker-${role.replace(/,/g, '+')}-${++this.workerSerial}.log`);
     const out = fs.openSync(logFile, 'a');
-    const child = spawn(process.execPath, [main, '--queues', role, '--prefix', this.prefix, '--log-level', 'WARN'], {
+    const child = spawn(process.execPath, [main, '--queues', role, '--queue-prefix', this.prefix, '--log-level', 'WARN'], {
       env: this.env(),
       stdio: ['ignore', out, 'pipe'],
       detached: true, // its own process group: a kill reaches any helper process it starts

@@ -1,11 +1,10 @@
 // Backend ladder (tensorflow → wasm → cpu) and the wasm fixes the backend notes call for.
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
+import { BACKEND_CHOICES, BACKEND_NAMES, type BackendName, type BackendPreference } from './backends';
 import { resolveTfjsNode } from './native-path';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export type BackendPreference = BackendName | 'auto';
-export const BACKEND_CHOICES: readonly BackendPreference[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export { BACKEND_CHOICES, BACKEND_NAMES, type BackendName, type BackendPreference };
 
 let active: BackendName | undefined;
 
@@ -57,7 +56,7 @@ export async function initBackend(preference: BackendPreference = 'auto', log?: 
     throw new Error(`backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${wanted}' (from PLASTICITY_BACKEND)`);
   }
   if (active && (wanted === 'auto' || wanted === active)) return active;
-  const ladder: BackendName[] = wanted === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [wanted];
+  const ladder: BackendName[] = wanted === 'auto' ? [...BACKEND_NAMES] : [wanted];
   for (const name of ladder) {
     let ok = false;
     if (name === 'tensorflow') ok = tryLoadNative() && (await tf.setBackend('tensorflow'));

@@ -1,7 +1,9 @@
-// The scripts inlined into every report: ECharts' minified browser bundle (from node_modules) and the page script
-// (report/client.ts, compiled beside this file). Read once per process.
+// What every report inlines: ECharts' minified browser bundle (from node_modules), the page script (report/client.ts,
+// compiled beside this file) and the stylesheet (report/report.css, read from the project's report/ folder, which
+// `tsc` does not copy into dist/). Read once per process.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { projectRoot } from '../temporal/project-root';
 
 export interface InlineScript {
   code: string;
@@ -11,6 +13,7 @@ export interface InlineScript {
 
 let echartsCache: InlineScript | undefined;
 let clientCache: string | undefined;
+let cssCache: string | undefined;
 
 /** ECharts' full minified bundle (heatmap, graph, line, bar), safe to place in a <script> element. */
 export function echartsScript(): InlineScript {
@@ -40,6 +43,21 @@ export function clientScript(): string {
   code = code.replace(/^\/\/# sourceMappingURL=.*$/m, '');
   clientCache = safeInScript(`(function () {\nvar exports = {};\n${code}\nexports.startReport();\n})();`);
   return clientCache;
+}
+
+/** The reports' stylesheet, for a <style> element. */
+export function reportCss(): string {
+  if (cssCache !== undefined) return cssCache;
+  const file = path.join(projectRoot(), 'report', 'report.css');
+  let css: string;
+  try {
+    css = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`report: cannot read the stylesheet ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (/<\/style/i.test(css)) throw new Error(`report: ${file} contains '</style', which would end its element`);
+  cssCache = css;
+  return cssCache;
 }
 
 /** Breaks any '</script' so the code cannot end its own element ('<\/' means the same in JS strings and regexes). */

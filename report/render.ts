@@ -2,7 +2,7 @@
 // page script inlined, the chart specs as JSON): opens offline, from a file, with no network access.
 // Layout: header with the headline findings, then lineage, training, behaviour, circuit, head maps, localisation,
 // restoration, CMAP and config sections. Tables and text are static HTML; charts are drawn by the page script.
-import { clientScript, echartsScript } from './assets';
+import { clientScript, echartsScript, reportCss } from './assets';
 import { allCharts, buildCharts, ChartSpec, DIVERGING, LABEL_COLORS, ReportCharts, STATUS_COLORS } from './charts';
 import type { ReportBranch, ReportCircuit, ReportData, ReportStage, ReportTrace } from './data';
 import { escapeHtml as h, formatBytes, formatDuration, formatNumber as num, formatPercent as pct, formatTime, methodTitle, scriptJson } from './format';
@@ -35,7 +35,8 @@ export function renderReport(data: ReportData): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${h(title)}</title>
-<style>${CSS}</style>
+<style>
+${reportCss()}</style>
 </head>
 <body>
 <main>
@@ -439,79 +440,3 @@ function configSection(d: ReportData): string {
   const code = d.lineage.codeVersion ? `<p>Code version <code>${h(d.lineage.codeVersion)}</code>${d.lineage.configHash ? `, config hash <code>${h(d.lineage.configHash)}</code>` : ''}.</p>` : '';
   return section('config', 'Config and code version', `${code}<details${d.config === undefined ? '' : ' open'}><summary>experiment config (JSON)</summary>${config}</details>`);
 }
-
-export const CSS = `
-#branches table.branches{display:block;overflow-x:auto}.ci{white-space:nowrap}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;background:#f6f7f9}
-main{max-width:1280px;margin:0 auto;padding:20px 24px 40px}
-h1{font-size:24px;margin:0 0 4px;display:flex;align-items:center;gap:10px}
-h2{font-size:19px;margin:0 0 8px;padding-bottom:4px;border-bottom:1px solid #d8dde3}
-h3{font-size:15px;margin:14px 0 6px}
-h4{font-size:13px;margin:12px 0 4px;color:#444}
-code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
-a{color:#0b5cad}
-.sub{margin:0 0 8px;color:#555}
-.muted{color:#6a737d;font-weight:normal}
-.badge{display:inline-block;color:#fff;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600;vertical-align:middle}
-.facts{display:flex;flex-wrap:wrap;gap:4px 22px;margin:6px 0 0}
-.facts div{display:flex;gap:6px}.facts dt{color:#6a737d}.facts dd{margin:0}
-.running{background:#e3f2fd;border-left:4px solid #1e88e5;padding:6px 10px;margin:8px 0}
-.failure{background:#fdecea;border-left:4px solid #c62828;padding:6px 10px;margin:8px 0}
-.headline{display:grid;grid-template-columns:repeat(3,1fr);gap:12px;margin:16px 0}
-.card{background:#fff;border:1px solid #d8dde3;border-radius:8px;padding:10px 14px}
-.card.wide{grid-column:1/-1}
-.card .k{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#6a737d}
-.card .v{font-size:15px;margin:4px 0}
-.card .s{font-size:12px;color:#444}
-.big{font-size:24px;font-weight:700}
-.ld{white-space:nowrap}.ld .lbl{color:#555;font-size:13px}.ld b{font-size:18px}
-.arrow{color:#aaa;margin:0 8px}
-.pos{color:#b2182b}.neg{color:#2166ac}
-nav{position:sticky;top:0;z-index:5;background:#f6f7f9e8;backdrop-filter:blur(2px);padding:6px 0;margin-bottom:8px;border-bottom:1px solid #e3e6ea}
-nav a{margin-right:16px;text-decoration:none;font-weight:600}
-section{background:#fff;border:1px solid #d8dde3;border-radius:8px;padding:14px 18px;margin:14px 0}
-section.headline{background:none;border:none;padding:0}
-.intro{color:#555;margin:0 0 10px}
-.warnings{background:#fff8e1;border-color:#f9a825}
-table{border-collapse:collapse;width:100%;margin:10px 0;font-size:13px}
-th,td{border-bottom:1px solid #eaecef;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f3f5f7;font-weight:600;font-size:12px}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.nowrap{white-space:nowrap}
-.small{font-size:12px;margin:0 0 6px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(370px,1fr));gap:14px;margin-top:8px}
-.block{border:1px solid #eef0f2;border-radius:6px;padding:8px 10px;background:#fcfcfd;min-width:0;overflow-x:auto}
-.block h3{margin-top:2px}
-.block table{width:100%}
-td.heads{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-table.compact{width:auto}
-table.stages td{font-size:12px}
-tr:target{background:#fff3c4}
-.metric{display:inline-block;margin-right:8px;white-space:nowrap}
-.art{white-space:nowrap}
-.err{color:#c62828}
-.legend{display:flex;flex-wrap:wrap;gap:14px;margin:4px 0}
-.key{display:inline-flex;align-items:center;gap:5px;font-size:12px}
-.key i{display:inline-block;width:12px;height:12px;border-radius:3px}
-.grid2{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:12px}
-.fig{margin:0}
-.fig figcaption{font-size:12px;margin:0 0 2px;color:#333}
-.maps{display:flex;flex-wrap:wrap;gap:10px 16px;align-items:flex-start}
-.maps .fig{background:#fafbfc;border:1px solid #eef0f2;border-radius:6px;padding:6px 4px 0}
-.method{border-top:1px dashed #e1e4e8;margin-top:10px;padding-top:4px}
-.method:first-of-type{border-top:none}
-p.metric{font-size:12px;color:#555;margin:0 0 4px}
-.scale{display:flex;align-items:center;gap:6px;font-size:11px;margin:4px 0 8px}
-.scale .bar{display:inline-block;width:130px;height:10px;border-radius:2px;border:1px solid #ccc}
-.role{display:inline-block;background:#eef2f7;color:#3b4a5a;border-radius:8px;padding:0 6px;font-size:11px;font-weight:600}
-.cls{display:inline-block;background:#f3eefc;color:#5b3a8c;border-radius:8px;padding:0 6px;font-size:11px}
-.side{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
-.side>div{min-width:0}
-.prose{max-width:520px}
-ul.named{list-style:none;padding:0;margin:0;font-size:13px}
-ul.named li{margin:4px 0}
-pre{background:#f6f8fa;border:1px solid #eaecef;border-radius:6px;padding:10px;overflow:auto;max-height:480px;font-size:12px}
-footer{color:#6a737d;font-size:12px;margin-top:18px}
-@media (max-width:900px){.headline{grid-template-columns:1fr}.grid2{grid-template-columns:1fr}}
-`;

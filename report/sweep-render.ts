@@ -1,10 +1,9 @@
 // renderSweepReport(data): the sweep report as one self-contained HTML page in the lineage report's look (its CSS,
 // the inlined ECharts bundle and page script): per setting the headline numbers as mean ± std across seeds, the
 // traced models' metrics, loss curves (mean and ±1 std band), and the head maps' mean, std and stability band.
-import { clientScript, echartsScript } from './assets';
+import { clientScript, echartsScript, reportCss } from './assets';
 import { cellSize, heatmap, symmetricScale, type ChartSpec } from './charts';
 import { escapeHtml as h, formatNumber as num, formatTime, scriptJson } from './format';
-import { CSS } from './render';
 import type { SettingAggregate, Spread, SweepData } from './sweep-aggregate';
 
 const pm = (s: Spread | undefined) => (!s || s.mean === null ? '—' : `${num(s.mean)} ± ${num(s.std, 2)} <span class="muted">(n=${s.n})</span>`);
@@ -91,7 +90,8 @@ export function renderSweepReport(data: SweepData): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${h(`plasticity sweep · ${data.name}${data.sweepId ? ` · ${data.sweepId}` : ''}`)}</title>
-<style>${CSS}</style>
+<style>
+${reportCss()}</style>
 </head>
 <body>
 <main>

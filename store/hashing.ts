@@ -12,30 +12,42 @@ export function digestOf(bytes: Uint8Array): Digest {
   return { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength };
 }
 
-/** A pass-through stream that hashes what flows through it; `digest()` once it has ended. */
-export function hashingStream(): { stream: Transform; digest: () => Digest } {
+/** sha256 and length of bytes fed in pieces; `digest()` may be read more than once, after the last `add`. */
+function runningDigest(): { add(chunk: Uint8Array): void; readonly bytes: number; digest(): Digest } {
   const hash = createHash('sha256');
   let bytes = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  let sha256: string | undefined;
+  return {
+    add(chunk) {
       hash.update(chunk);
       bytes += chunk.byteLength;
+    },
+    get bytes() {
+      return bytes;
+    },
+    digest: () => ({ sha256: (sha256 ??= hash.digest('hex')), bytes }),
+  };
+}
+
+/** A pass-through stream that hashes what flows through it; `digest()` once it has ended. */
+export function hashingStream(): { stream: Transform; digest: () => Digest } {
+  const running = runningDigest();
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      running.add(chunk);
       done(null, chunk);
     },
   });
-  let sha256: string | undefined;
-  return { stream, digest: () => ({ sha256: (sha256 ??= hash.digest('hex')), bytes }) };
+  return { stream, digest: running.digest };
 }
 
 /** Writes `source` to `file` (flushed to disk) and returns its digest; removes the file on failure. */
 export async function spoolHashed(source: AsyncIterable<Uint8Array>, file: string): Promise<Digest> {
-  const hash = createHash('sha256');
-  let bytes = 0;
+  const running = runningDigest();
   const fh = await fs.open(file, 'wx');
   try {
     for await (const chunk of source) {
-      hash.update(chunk);
-      bytes += chunk.byteLength;
+      running.add(chunk);
       await fh.write(chunk);
     }
     await fh.sync();
@@ -45,7 +57,7 @@ export async function spoolHashed(source: AsyncIterable<Uint8Array>, file: strin
     throw err;
   }
   await fh.close();
-  return { sha256: hash.digest('hex'), bytes };
+  return running.digest();
 }
 
 /**
@@ -53,17 +65,15 @@ export async function spoolHashed(source: AsyncIterable<Uint8Array>, file: strin
  * stream errors with `mismatch(actual)` if the bytes differ from `expected`. Source errors propagate.
  */
 export function verifying(source: Readable, expected: Digest, mismatch: (actual: Digest) => Error): Readable {
-  const hash = createHash('sha256');
-  let bytes = 0;
+  const running = runningDigest();
   const check = new Transform({
     transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      bytes += chunk.byteLength;
-      if (bytes > expected.bytes) return done(mismatch({ sha256: '(not computed: too long)', bytes }));
+      running.add(chunk);
+      if (running.bytes > expected.bytes) return done(mismatch({ sha256: '(not computed: too long)', bytes: running.bytes }));
       done(null, chunk);
     },
     flush(done) {
-      const actual = { sha256: hash.digest('hex'), bytes };
+      const actual = running.digest();
       done(actual.sha256 === expected.sha256 && actual.bytes === expected.bytes ? null : mismatch(actual));
     },
   });
@@ -72,11 +82,7 @@ export function verifying(source: Readable, expected: Digest, mismatch: (actual:
 
 /** The digest of a file, read as a stream. */
 export async function hashFile(file: string): Promise<Digest> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).byteLength;
-  }
-  return { sha256: hash.digest('hex'), bytes };
+  const running = runningDigest();
+  for await (const chunk of createReadStream(file)) running.add(chunk as Buffer);
+  return running.digest();
 }

@@ -33,7 +33,7 @@ export type InitSpec = z.infer<typeof InitSpecSchema>;
 export const TrainJobInputSchema = z
   .object({
     kind: z.literal('train').default('train'),
-    backend: z.enum(BACKEND_CHOICES as [BackendPreference, ...BackendPreference[]]).default('auto'),
+    backend: z.enum(BACKEND_CHOICES).default('auto'),
     baseDir: z.union([z.string().min(1), InitSpecSchema]), // a checkpoint / HF folder, or an init spec
     resumeDir: z.string().min(1).optional(), // a checkpoint of this same job to continue from
     outDir: z.string().min(1), // step checkpoints go to outDir/step-XXXXXX

@@ -7,7 +7,7 @@
 // worker resumes it from that checkpoint. shutdownGraceTime bounds the wait (default 2 min).
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../activities';
 import { removeStaleWorkDirs } from '../activities/train';
@@ -130,4 +130,9 @@ export async function startWorkers(options: RunWorkersOptions = {}): Promise<Run
 export async function runWorkers(options: RunWorkersOptions = {}): Promise<void> {
   const running = await startWorkers(options);
   await running.done;
+}
+
+/** Temporal's runtime logs at `level` and above; call before the first connection or worker is made. */
+export function installRuntimeLogger(level: LogLevel): void {
+  Runtime.install({ logger: new DefaultLogger(level) });
 }

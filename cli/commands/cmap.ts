@@ -6,7 +6,8 @@ import { CMAP_KINDS, CmapKind, cmapHeads } from '../../tracing/cmap';
 import { vocabToJson } from '../../model/vocab';
 import { CliError } from '../errors';
 import { addProgressOption, etaSinceFirstReport, localProgress, withProgress, type ProgressCliOptions } from '../local-progress';
-import { addPromptOptions, inputError, loadModelFor, printJsonOrTable, PromptCliOptions, promptSet, scoreRows, setupBackend } from '../trace-common';
+import { asUsageError } from '../options';
+import { addPromptOptions, loadModelFor, printJsonOrTable, PromptCliOptions, promptSet, scoreRows, setupBackend } from '../trace-common';
 
 interface CmapCliOptions extends PromptCliOptions, ProgressCliOptions {
   from: string;
@@ -41,7 +42,7 @@ export function register(program: Command): void {
     progress.update({ stage, step: 0, total: 0 });
     const eta = etaSinceFirstReport();
     const r = await withProgress(progress, () =>
-      inputError(() =>
+      asUsageError(() =>
         cmapHeads(receiver.model, donor.model, set, {
           kind: opts.kind as CmapKind,
           positions: opts.positions as 'all' | 'END',

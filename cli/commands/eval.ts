@@ -6,12 +6,13 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import type { IoiPrompt } from '../../ioi/dataset';
 import { readPromptsFile } from '../../ioi/prompts-file';
-import { BACKEND_CHOICES, BackendPreference, initBackend } from '../../model/engine';
+import { BACKEND_CHOICES, initBackend } from '../../model/engine';
 import { loadModel, LoadedModel } from '../../checkpoint/load';
 import { serializeSafetensors } from '../../model/safetensors';
 import { evaluateIoi, ioiEvalSet, LabelPair, parseIoiDataset } from '../../train/evaluate';
 import { vocabToJson } from '../../model/vocab';
 import { CliError, EXIT } from '../errors';
+import { asUsageError, parseBackend, parseIntAtLeast } from '../options';
 
 interface EvalCliOptions {
   model: string;
@@ -24,22 +25,6 @@ interface EvalCliOptions {
   dumpLogits?: string;
   backend?: string;
   batchSize: string;
-}
-
-function intOption(value: string, flag: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-/** Runs `fn`, turning any error into a usage error (exit 2) prefixed with `what`. */
-async function asInputError<T>(fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError((e as Error).message);
-  }
 }
 
 function dumpLogits(file: string, logits: Float32Array, n: number, V: number, loaded: LoadedModel, prompts: readonly IoiPrompt[]): void {
@@ -72,33 +57,31 @@ export function register(program: Command): void {
     .action(async (opts: EvalCliOptions) => {
       if (!!opts.dataset === !!opts.prompts) throw new CliError('eval: give exactly one of --dataset or --prompts');
       if (opts.dumpLogits) checkWritableFile(opts.dumpLogits, '--dump-logits'); // before the computation, not after
-      const batchSize = intOption(opts.batchSize, '--batch-size', 1);
-      if (opts.backend && !BACKEND_CHOICES.includes(opts.backend as BackendPreference)) {
-        throw new CliError(`--backend: expected one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(opts.backend)}`);
-      }
+      const batchSize = parseIntAtLeast(opts.batchSize, '--batch-size', 1);
+      const backendChoice = parseBackend(opts.backend);
       let prompts: IoiPrompt[];
       let corrupt: IoiPrompt[] | null = null;
       let labels: LabelPair = 'io-s';
       let dataset: string;
       if (opts.dataset) {
-        const variant = await asInputError(() => parseIoiDataset(opts.dataset!));
-        const n = intOption(opts.n, '--n', 1);
-        const seed = intOption(opts.seed, '--seed', 0);
-        const set = await asInputError(() => ioiEvalSet(variant, n, seed, opts.transform));
+        const variant = await asUsageError(() => parseIoiDataset(opts.dataset!));
+        const n = parseIntAtLeast(opts.n, '--n', 1);
+        const seed = parseIntAtLeast(opts.seed, '--seed', 0);
+        const set = await asUsageError(() => ioiEvalSet(variant, n, seed, opts.transform));
         prompts = set.prompts;
         labels = set.labels;
         dataset = opts.dataset;
       } else {
-        const file = await asInputError(() => readPromptsFile(opts.prompts!));
+        const file = await asUsageError(() => readPromptsFile(opts.prompts!));
         prompts = file.clean;
         corrupt = file.corrupt;
         dataset = `prompts:${opts.prompts}`;
       }
-      const backend = await initBackend((opts.backend as BackendPreference | undefined) ?? 'auto', (m) => process.stderr.write(`eval: ${m}\n`));
-      const loaded = await asInputError(() => loadModel(opts.model));
+      const backend = await initBackend(backendChoice, (m) => process.stderr.write(`eval: ${m}\n`));
+      const loaded = await asUsageError(() => loadModel(opts.model));
       const evalOpts = { batchSize, labels };
-      const clean = await asInputError(() => evaluateIoi(loaded.model, loaded.vocab, prompts, { ...evalOpts, returnLogits: !!opts.dumpLogits }));
-      const corruptResult = corrupt ? await asInputError(() => evaluateIoi(loaded.model, loaded.vocab, corrupt!, evalOpts)) : null;
+      const clean = await asUsageError(() => evaluateIoi(loaded.model, loaded.vocab, prompts, { ...evalOpts, returnLogits: !!opts.dumpLogits }));
+      const corruptResult = corrupt ? await asUsageError(() => evaluateIoi(loaded.model, loaded.vocab, corrupt!, evalOpts)) : null;
       let dumpError: string | undefined;
       if (opts.dumpLogits) {
         try {

@@ -9,7 +9,8 @@ import { ABLATIONS, Ablation, knockoutSweep } from '../../tracing/knockout';
 import { pathPatching } from '../../tracing/path';
 import { CliError } from '../errors';
 import { addProgressOption, etaSinceFirstReport, localProgress, withProgress, type ProgressCliOptions } from '../local-progress';
-import { addPromptOptions, inputError, loadModelFor, printJsonOrTable, PromptCliOptions, promptSet, scoreRows, setupBackend } from '../trace-common';
+import { asUsageError } from '../options';
+import { addPromptOptions, loadModelFor, printJsonOrTable, PromptCliOptions, promptSet, scoreRows, setupBackend } from '../trace-common';
 
 const METHODS = ['activation', 'path', 'knockout', 'dla', 'attribution'] as const;
 type Method = (typeof METHODS)[number];
@@ -52,7 +53,7 @@ export function register(program: Command): void {
     progress.update({ stage, step: 0, total: 0 });
     const { out, rows } = await withProgress(progress, async (): Promise<{ out: Record<string, unknown>; rows: ReturnType<typeof scoreRows> }> => {
       if (method === 'activation') {
-        const r = await inputError(() => activationPatching(model, set, { target: opts.target as ActivationTarget, direction, sweep: { onProgress } }));
+        const r = await asUsageError(() => activationPatching(model, set, { target: opts.target as ActivationTarget, direction, sweep: { onProgress } }));
         return {
           rows: scoreRows(r.patched, { normalised: r.normalised }),
           out: { metric: r.patched.metric, normalisedMetric: r.normalised.metric, clean: r.clean, corrupt: r.corrupt, settings: r.patched.settings, stats: r.stats },

@@ -7,9 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import YAML from 'yaml';
 import { z } from 'zod';
-import { BACKEND_CHOICES, BackendPreference } from '../../model/engine';
+import { applySet, ConfigError, readConfigFile, type ConfigFileKind } from '../../config/load';
+import { BACKEND_CHOICES } from '../../model/engine';
 import { DataSpecSchema, parseWith, TrainConfigSchema } from '../../train/config';
 import { isCheckpointFolder, newestCheckpointFolder, readCheckpointMeta } from '../../checkpoint/folder';
 import { DEFAULT_BASE } from '../../train/defaults';
@@ -21,7 +21,7 @@ import { addProgressOption, etaSinceFirstReport, localProgress, type ProgressCli
 
 export const TrainRunSchema = z
   .object({
-    backend: z.enum(BACKEND_CHOICES as [BackendPreference, ...BackendPreference[]]).default('auto'),
+    backend: z.enum(BACKEND_CHOICES).default('auto'),
     base: z.union([z.string().min(1), InitSpecSchema]),
     data: DataSpecSchema,
     train: TrainConfigSchema.prefault({}),
@@ -37,46 +37,17 @@ export function defaultRunConfig(): Record<string, unknown> {
   };
 }
 
-function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CliError(`--config ${file}: cannot read (${(e as Error).message})`);
-  }
-  let value: unknown;
-  try {
-    value = /\.json$/i.test(file) ? JSON.parse(text) : YAML.parse(text);
-  } catch (e) {
-    throw new CliError(`--config ${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'} (${(e as Error).message})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError(`--config ${file}: expected a mapping with keys backend, base, data, train`);
-  return value as Record<string, unknown>;
-}
+const RUN_FILE: ConfigFileKind = { label: '--config', sections: 'backend, base, data, train' };
 
-/** Applies `a.b.c=value` to a plain object (creating intermediate objects); value is JSON if it parses. */
-export function applySet(target: Record<string, unknown>, assignment: string): void {
-  const eq = assignment.indexOf('=');
-  if (eq <= 0) throw new CliError(`--set ${assignment}: expected key=value (e.g. train.steps=100)`);
-  const keys = assignment.slice(0, eq).trim().split('.');
-  if (keys.some((k) => k === '' || k === '__proto__' || k === 'constructor' || k === 'prototype')) throw new CliError(`--set ${assignment}: bad key path`);
-  const raw = assignment.slice(eq + 1);
-  let value: unknown = raw;
+/** The run config: defaults, the file's top-level keys over them, then each --set. */
+function runConfig(opts: TrainCliOptions): Record<string, unknown> {
   try {
-    value = JSON.parse(raw);
-  } catch {
-    /* a plain string */
+    const run = { ...defaultRunConfig(), ...(opts.config ? readConfigFile(opts.config, RUN_FILE) : {}) };
+    for (const s of opts.set) applySet(run, s, { source: opts.config ?? 'the default run', example: 'train.steps=100' });
+    return run;
+  } catch (e) {
+    throw e instanceof ConfigError ? new CliError(e.message) : e;
   }
-  let obj: Record<string, unknown> = target;
-  keys.slice(0, -1).forEach((k, i) => {
-    const next = obj[k];
-    if (next === undefined) obj[k] = {};
-    else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
-      throw new CliError(`--set ${assignment}: ${keys.slice(0, i + 1).join('.')} is not an object`);
-    }
-    obj = obj[k] as Record<string, unknown>;
-  });
-  obj[keys[keys.length - 1]] = value;
 }
 
 export interface TrainCliOptions {
@@ -89,8 +60,7 @@ export interface TrainCliOptions {
 
 /** The job of a `train` invocation; `log` gets notes (e.g. a --resume with nothing to resume from). */
 export function buildJobInput(opts: TrainCliOptions, log: (message: string) => void = (m) => process.stderr.write(`train: ${m}\n`)): TrainJobInput {
-  const run = { ...defaultRunConfig(), ...(opts.config ? readConfigFile(opts.config) : {}) };
-  for (const s of opts.set) applySet(run, s);
+  const run = runConfig(opts);
   if (opts.backend) run.backend = opts.backend;
   let parsed: z.infer<typeof TrainRunSchema>;
   try {

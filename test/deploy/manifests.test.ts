@@ -12,7 +12,7 @@ import { QUEUE_ROLES, taskQueues, type QueueRole } from '../../contract/lineage'
 import { connectionSettings, connectNative, DEFAULT_ADDRESS, parseAddress } from '../../temporal/connection';
 import { projectRoot } from '../../temporal/project-root';
 import { searchAttributeArgs } from '../../temporal/search-attributes';
-import { parseWorkerArgs } from '../../workers/main';
+import { parseWorkerArgs } from '../../cli/worker-options';
 import { startWorkers } from '../../workers/run-worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import {
@@ -403,6 +403,8 @@ describe('images', () => {
       const cmd = /^CMD (\[.*\])$/m.exec(last);
       assert.ok(cmd, `${name}: expected a CMD with the default queue`);
       assert.deepEqual(parseWorkerArgs(JSON.parse(cmd[1]) as string[]).queues, [name.endsWith('gpu') ? 'gpu' : 'cpu']);
+      // report/assets.ts reads the reports' stylesheet from the project's report/ folder (tsc does not copy it to dist/)
+      assert.match(last, /^COPY --from=build \/app\/report\/report\.css \.\/report\/report\.css$/m, `${name}: the runtime needs report/report.css`);
       assert.ok(fs.existsSync(deployPath('docker', `${name}.dockerignore`)), `${name}.dockerignore`);
       const ignored = fs.readFileSync(deployPath('docker', `${name}.dockerignore`), 'utf8').split('\n');
       for (const entry of ['node_modules', 'dist', 'deploy/.env', '.git']) assert.ok(ignored.includes(entry), `${name}.dockerignore must exclude ${entry}`);

@@ -17,7 +17,7 @@ import { openStore } from '../../store/open';
 import { connectClient, connectionSettings } from '../../temporal/connection';
 import { startLineage } from '../../temporal/lineage-client';
 import { projectRoot } from '../../temporal/project-root';
-import { parseWorkerArgs } from '../../workers/main';
+import { parseWorkerArgs } from '../../cli/worker-options';
 import { composeWorkers, loadCompose, plainValue, type WorkerSpec } from './deploy-files';
 
 const MAIN = path.join(projectRoot(), 'dist', 'workers', 'main.js');

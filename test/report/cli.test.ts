@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { buildAndStoreReportWithData } from '../../report/activity-entry';
+import { buildAndStoreReportWithData } from '../../report/publish';
 import type { ReportData } from '../../report/data';
 import { reportActivityInput, syntheticFixture } from './synthetic-lineage';
 

@@ -3,7 +3,7 @@
 // numbers come through; a missing blob becomes a warning; a running lineage gives a partial report.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildAndStoreReportWithData } from '../../report/activity-entry';
+import { buildAndStoreReportWithData } from '../../report/publish';
 import { collectReportData, lineageEdges } from '../../report/collect';
 import { checkReportData } from '../../report/data';
 import { readReportIndex } from '../../report/store-index';
@@ -104,7 +104,7 @@ test('a running lineage: pending and running stages, no comparison yet, maps fro
   assert.equal(live.cmap.length, 4);
 });
 
-test('buildAndStoreReport stores report.html, the data and an index readable by workflow id', async () => {
+test('buildAndStoreReportWithData stores report.html, the data and an index readable by workflow id', async () => {
   const stored = await buildAndStoreReportWithData(fx.lineage.store, reportActivityInput(fx.lineage));
   assert.equal(stored.report.kind, 'report');
   const html = (await fx.lineage.store.getBlob(stored.report)).toString('utf8');

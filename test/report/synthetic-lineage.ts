@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import type { ModelConfig } from '../../model/config';
-import type { ReportActivityInput } from '../../report/activity-entry';
+import type { ReportActivityInput } from '../../report/publish';
 import { collectReportData, type CollectInput } from '../../report/collect';
 import type { ReportData } from '../../report/data';
 import { ContentStore, LocalBackend, type ArtifactStore } from '../../store';

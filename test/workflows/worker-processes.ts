@@ -17,7 +17,7 @@ export class WorkerProcesses {
 
   gpu(): WorkerProcess {
     const main = path.join(projectRoot(), 'dist', 'workers', 'main.js');
-    const child = spawn(process.execPath, [main, '--queues', 'gpu', '--prefix', this.prefix, '--log-level', 'WARN'], {
+    const child = spawn(process.execPath, [main, '--queues', 'gpu', '--queue-prefix', this.prefix, '--log-level', 'WARN'], {
       env: { ...process.env, TEMPORAL_ADDRESS: temporalSettings().address },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,6 +1,6 @@
-// The lineage's report stage: collect the report data from the store, render report.html, and store both as blobs
-// (kinds 'report' and 'report-data') with an index at reports/<workflow id>.json. No Temporal import: the
-// orchestration's `report` activity calls buildAndStoreReport with what the workflow knows.
+// Publishing a lineage's report into its store: collect the report data, render report.html, and store both as blobs
+// (kinds 'report' and 'report-data') with an index at reports/<workflow id>.json. A library (no Temporal import):
+// the report stage's activity (activities/report.ts) calls buildAndStoreReportWithData with what the workflow knows.
 import type { ArtifactStore } from '../store/artifact-store';
 import type { LineageProgress, StageOutput } from '../contract/lineage';
 import type { ArtifactRef } from '../store/artifact-ref';
@@ -41,12 +41,7 @@ export interface StoredReport {
   index?: string;
 }
 
-/** Collects, renders and stores the report; returns report.html's ref (kind 'report'). */
-export async function buildAndStoreReport(store: ArtifactStore, input: ReportActivityInput): Promise<ArtifactRef> {
-  return (await buildAndStoreReportWithData(store, input)).report;
-}
-
-/** As buildAndStoreReport, also returning the stored ReportData ref and the index key. */
+/** Collects, renders and stores the report; returns the refs of report.html and its ReportData, and the index key. */
 export async function buildAndStoreReportWithData(store: ArtifactStore, input: ReportActivityInput): Promise<StoredReport> {
   const finishedAt = input.finishedAt ?? new Date().toISOString();
   const data = await collectReportData(store, {
