@@ -1,6 +1,6 @@
 // Train stages (pretrain, finetune, corrupt, retrain): materialise the parent checkpoint from the store into a
 // per-attempt folder, resume from the newer of the last heartbeat and the newest checkpoint manifest in the store,
-// train off-thread (train/offthread.ts), commit every checkpoint to the store (blobs, then manifest, then
+// train off-thread (train/job.ts runTrainJob), commit every checkpoint to the store (blobs, then manifest, then
 // retention), heartbeat {step, total, checkpoint, loss}, and return a StageOutput of references and small metrics.
 // Cancellation (workflow cancel, heartbeat timeout, worker shutdown) stops the job at a step boundary; its last
 // checkpoint is committed before the cancellation is rethrown.
@@ -13,8 +13,7 @@ import type { ArtifactStore } from '../store/artifact-store';
 import { checkpointKey } from '../store/checkpoints';
 import { safeSegment } from '../store/safe-segment';
 import type { ArchInput, DataSpec, TrainConfigInput } from '../train/config';
-import type { TrainJobResult } from '../train/job';
-import { runTrainJob } from '../train/offthread';
+import { runTrainJob, type TrainJobResult } from '../train/job';
 import type { StageOutput, TrainHeartbeatDetails } from '../shared/lineage';
 import type { ArtifactRef } from '../shared/types';
 import { recordStage } from './cache';
