@@ -5,8 +5,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
-import { runJob } from '../train/offthread';
-import type { TraceJobInput, TraceJobResult } from '../tracing/job';
+import { runJob } from '../jobs/offthread';
+import { TRACE_JOB, type TraceJobInput, type TraceJobResult } from '../tracing/job';
 import type { TraceProgress } from '../tracing/stage';
 import { circuitFromConfig } from '../tracing/circuit-config';
 import type { TraceStageInput } from '../contract/activities';
@@ -45,7 +45,7 @@ export function traceActivity(openStore: (url: string) => ArtifactStore, shutdow
           outFile: path.join(workDir, 'trace.json'),
           ...(donorDir && input.donor ? { donorDir, donorStage: input.donor.label, cmapOutFile: path.join(workDir, 'cmap.json') } : {}),
         };
-        const result = await runJob<TraceJobResult, TraceProgress>('trace', job, {
+        const result = await runJob<TraceJobResult, TraceProgress>(TRACE_JOB, job, {
           signal: stopSignal(ctx, shutdown),
           // Steps (methods) as whole numbers; inside a step, its share of items done (ETA over the stage follows).
           onProgress: (p) => progress.report({

@@ -1,6 +1,6 @@
 // Train stages (pretrain, finetune, corrupt, retrain): materialise the parent checkpoint from the store into a
 // per-attempt folder, resume from the newer of the last heartbeat and the newest checkpoint manifest in the store,
-// train off-thread (train/offthread.ts), commit every checkpoint to the store (blobs, then manifest, then
+// train off-thread (train/job.ts runTrainJob), commit every checkpoint to the store (blobs, then manifest, then
 // retention), heartbeat {step, total, checkpoint, loss}, and return a StageOutput of references and small metrics.
 // Cancellation (workflow cancel, heartbeat timeout, worker shutdown) stops the job at a step boundary; its last
 // checkpoint is committed before the cancellation is rethrown.
@@ -11,8 +11,7 @@ import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
 import { checkpointKey } from '../checkpoint/series';
 import { safeSegment } from '../store/safe-segment';
-import type { TrainJobResult } from '../train/job';
-import { runTrainJob } from '../train/offthread';
+import { runTrainJob, type TrainJobResult } from '../train/job';
 import type { TrainStageInput } from '../contract/activities';
 import type { StageOutput, TrainHeartbeatDetails } from '../contract/lineage';
 import type { ArtifactRef } from '../store/artifact-ref';

@@ -1,8 +1,11 @@
-// A GPT-2-style decoder in tfjs-core ops, with TransformerLens-named hook points for caching and patching.
-// Parameters use Hugging Face GPT-2 names and layouts (Conv1D weights are [in, out]; qkv fused).
+// A GPT-2-style decoder in tfjs-core ops, with TransformerLens-named hook points for caching and patching:
+// embeddings → blocks (block.ts: attention, MLP) → final LayerNorm → logits. Parameters use Hugging Face GPT-2
+// names and layouts (Conv1D weights are [in, out]; qkv fused). Shapes: B batch rows, T positions, d d_model, V vocab.
 import { tf, matMul2d, activeBackend } from './engine';
+import { block, BlockContext, BlockWeights, RowSelection } from './block';
 import { ModelConfig, validateModelConfig } from './config';
-import { HOOK_EMBED, HOOK_LN_FINAL, HOOK_POS_EMBED, hookName } from './hook-names';
+import { HOOK_EMBED, HOOK_LN_FINAL, HOOK_POS_EMBED } from './hook-names';
+import { DerivedTensors, layerNorm, linear, untracked } from './layers';
 import { DeterministicError } from '../errors/deterministic';
 
 /** Replaces (returns a tensor) or observes (returns void) the value at a hook point. */
@@ -80,28 +83,45 @@ export function paramShapes(c: ModelConfig): [string, number[]][] {
   return out;
 }
 
-/** a·W with W held constant: the gradient flows to `a` only, as dy·Wᵀ with Wᵀ given (flag-free: wasm fast path). */
-function matMulConstW(a: tf.Tensor2D, w: tf.Tensor2D, wT: tf.Tensor2D): tf.Tensor2D {
-  const f = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc) => ({
-    value: tf.matMul(x as tf.Tensor2D, w),
-    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, wT),
-  }));
-  return f(a) as tf.Tensor2D;
+type HookPoint = (name: string, value: tf.Tensor) => tf.Tensor;
+
+/** The hook points of one run: opts.hooks[name] may replace the value (same shape); wanted values go to `cache`. */
+function hookPoints(opts: RunOptions): { hook: HookPoint; cache: Record<string, tf.Tensor> } {
+  const cache: Record<string, tf.Tensor> = {};
+  const wanted = opts.cache === undefined ? () => false
+    : typeof opts.cache === 'function' ? opts.cache : ((set) => (n: string) => set.has(n))(new Set(opts.cache));
+  const hooks = opts.hooks ?? {};
+  const hook = (name: string, value: tf.Tensor): tf.Tensor => {
+    const fn = hooks[name];
+    if (fn) {
+      const replaced = fn(value, name);
+      if (replaced) {
+        if (replaced.shape.join(',') !== value.shape.join(',')) {
+          throw new Error(`hook ${name}: replacement has shape [${replaced.shape}], expected [${value.shape}]`);
+        }
+        value = replaced;
+      }
+    }
+    if (wanted(name)) cache[name] = value;
+    return value;
+  };
+  return { hook, cache };
 }
 
-/** A second tensor on `t`'s data (its own reference, no copy) that the gradient tape does not connect to `t`. */
-function untracked(t: tf.Tensor): tf.Tensor {
-  const alias = tf.engine().makeTensorFromDataId(t.dataId, t.shape, t.dtype);
-  tf.backend().incRef(t.dataId); // the engine counts the new tensor; the backend must keep the data for both
-  return alias;
+/** Flat row indices b·T + pos (and the positions) of one position per batch row, checked. */
+function rowIndex(at: Int32Array | number[], B: number, T: number, what: string): RowSelection {
+  if (at.length !== B) throw new Error(`run: ${what} has ${at.length} positions for a batch of ${B}`);
+  const rows = Int32Array.from(at, (pos, b) => {
+    if (!Number.isInteger(pos) || pos < 0 || pos >= T) throw new Error(`run: ${what}[${b}] = ${pos} is outside [0, ${T})`);
+    return b * T + pos;
+  });
+  return { rows: tf.tensor1d(rows, 'int32'), positions: tf.tensor1d(Int32Array.from(at), 'int32') };
 }
 
 export class GPT2 {
   readonly config: ModelConfig;
   readonly params: Params;
-  private unembedT?: tf.Tensor2D; // cached W_U^T [d, V] for inference (wasm has no fast transposed matmul)
-  private readonly weightT = new Map<tf.Tensor, tf.Tensor2D>(); // cached Wᵀ of block weights for activation gradients on wasm
-  private readonly causalMasks = new Map<number, tf.Tensor2D>();
+  private readonly derived = new DerivedTensors();
 
   constructor(config: ModelConfig, params: Params) {
     this.config = validateModelConfig(config);
@@ -138,98 +158,67 @@ export class GPT2 {
 
   /** Call after weights change in place (training steps, loading) to drop cached derived tensors. */
   weightsChanged(): void {
-    this.unembedT?.dispose();
-    this.unembedT = undefined;
-    for (const t of this.weightT.values()) t.dispose();
-    this.weightT.clear();
-  }
-
-  /** Wᵀ of a weight, cached until weightsChanged() (used only for gradients w.r.t. activations outside training). */
-  private transposed(w: tf.Tensor2D): tf.Tensor2D {
-    let t = this.weightT.get(w);
-    if (!t) {
-      t = tf.keep(tf.transpose(w));
-      this.weightT.set(w, t);
-    }
-    return t;
+    this.derived.weightsChanged();
   }
 
   dispose(): void {
-    this.weightsChanged();
-    for (const m of this.causalMasks.values()) m.dispose();
-    this.causalMasks.clear();
+    this.derived.dispose();
     for (const v of Object.values(this.params)) v.dispose();
   }
 
-  /** Flat row indices b·T + pos (and the positions) of one position per batch row, checked. */
-  private rowIndex(at: Int32Array | number[], B: number, T: number, what: string): { rows: tf.Tensor1D; positions: tf.Tensor1D } {
-    if (at.length !== B) throw new Error(`run: ${what} has ${at.length} positions for a batch of ${B}`);
-    const rows = Int32Array.from(at, (pos, b) => {
-      if (!Number.isInteger(pos) || pos < 0 || pos >= T) throw new Error(`run: ${what}[${b}] = ${pos} is outside [0, ${T})`);
-      return b * T + pos;
-    });
-    return { rows: tf.tensor1d(rows, 'int32'), positions: tf.tensor1d(Int32Array.from(at), 'int32') };
+  private blockWeights(l: number): BlockWeights {
+    const p = blockParamNames(l);
+    const P = this.params;
+    return {
+      ln1: { w: P[p.ln1w], b: P[p.ln1b] }, attn: { w: P[p.attnW], b: P[p.attnB] }, proj: { w: P[p.projW], b: P[p.projB] },
+      ln2: { w: P[p.ln2w], b: P[p.ln2b] }, fc: { w: P[p.fcW], b: P[p.fcB] }, out: { w: P[p.outW], b: P[p.outB] },
+    };
   }
 
-  private mask(t: number): tf.Tensor2D {
-    let m = this.causalMasks.get(t);
-    if (!m) {
-      const vals = new Float32Array(t * t);
-      for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) vals[i * t + j] = -1e9;
-      m = tf.keep(tf.tensor2d(vals, [t, t]));
-      this.causalMasks.set(t, m);
-    }
-    return m;
-  }
-
-  private layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
-    const mean = tf.mean(x, -1, true);
-    const centered = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centered), -1, true);
-    return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, this.config.ln_eps))), w), b);
-  }
-
-  /**
-   * x·W + b. Training: differentiable w.r.t. both (matMul2d). Inference: W is a constant; the plain matMul when no
-   * gradient is being recorded, and on wasm under a gradient tape (gradients w.r.t. activations, e.g. attribution
-   * patching) a matMul whose only gradient is dy·Wᵀ (explicit transpose, flag-free): no wasted weight gradient.
-   */
-  private linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, training: boolean): tf.Tensor {
-    const shape = x.shape;
-    const flat = tf.reshape(x, [-1, shape[shape.length - 1]]) as tf.Tensor2D;
-    const w2 = w as tf.Tensor2D;
-    let xw: tf.Tensor2D;
-    if (training) xw = matMul2d(flat, w2);
-    else if (activeBackend() === 'wasm' && tf.engine().state.gradientDepth > 0) xw = matMulConstW(flat, w2, this.transposed(w2));
-    else xw = tf.matMul(flat, w2);
-    return tf.reshape(tf.add(xw, b), [...shape.slice(0, -1), w.shape[1] as number]);
-  }
-
-  /**
-   * gelu_new, 0.5·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), computed as x·sigmoid(2u) (the same function):
-   * wasm's Pow and Tanh kernels are scalar loops, Sigmoid is vectorised (6× faster on wasm, 8× on tensorflow).
-   */
-  private gelu(x: tf.Tensor): tf.Tensor {
-    const c = 2 * Math.sqrt(2 / Math.PI);
-    return tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(c, tf.mul(c * 0.044715, tf.square(x))))));
-  }
-
-  /** W_U as [d, V]. Cached outside training on wasm, where a transposed matmul falls off the fast path. */
-  private unembedMatrix(): tf.Tensor2D {
-    const w = (this.config.tied ? this.params[WTE] : this.params[LM_HEAD]) as tf.Tensor2D;
-    if (activeBackend() !== 'wasm') return tf.transpose(w);
-    if (!this.unembedT) this.unembedT = tf.keep(tf.transpose(w));
-    return this.unembedT;
+  /** W_U as [V, d] (tied: the token embedding). */
+  private unembedRows(): tf.Tensor2D {
+    return (this.config.tied ? this.params[WTE] : this.params[LM_HEAD]) as tf.Tensor2D;
   }
 
   /** Logits from final-normalised activations [N, d] (no grad through a cached transpose: use while not training). */
   unembed(x: tf.Tensor2D, training = false): tf.Tensor2D {
+    const w = this.unembedRows();
     if (training) {
-      const w = (this.config.tied ? this.params[WTE] : this.params[LM_HEAD]) as tf.Tensor2D;
       // transposeB off wasm: no [d, V] copy of W_U forward and none of its gradient backward
       return activeBackend() === 'wasm' ? matMul2d(x, tf.transpose(w)) : tf.matMul(x, w, false, true);
     }
-    return tf.matMul(x, this.unembedMatrix());
+    // W_U as [d, V]; cached on wasm, where a transposed matmul falls off the fast path
+    return tf.matMul(x, activeBackend() === 'wasm' ? this.derived.transposed(w) : tf.transpose(w));
+  }
+
+  /**
+   * Token + position embeddings [B, T, d]. Hooks embed, pos_embed. With `embedRows` [B·T, d] added to the token
+   * rows, the lookup reads W_E through an untracked alias (see RunOptions.embedRows).
+   */
+  private embed(tokens: tf.Tensor2D, hook: HookPoint, embedRows?: tf.Tensor2D): tf.Tensor {
+    const d = this.config.d_model;
+    const [B, T] = tokens.shape;
+    const flat = tf.reshape(tokens, [-1]);
+    const wte = this.params[WTE];
+    // same data, but a tensor the gradient tape has not seen: no gradient flows from the lookup into W_E
+    const table = embedRows ? untracked(wte) : wte;
+    const rows = embedRows ? tf.add(tf.gather(table, flat), embedRows) : tf.gather(table, flat);
+    const embed = hook(HOOK_EMBED, tf.reshape(rows, [B, T, d]));
+    const posRows = tf.slice(this.params[WPE], [0, 0], [T, d]);
+    const pos = hook(HOOK_POS_EMBED, tf.broadcastTo(tf.expandDims(posRows, 0), [B, T, d]));
+    return tf.add(embed, pos);
+  }
+
+  /**
+   * Logits of final-normalised activations: [B, T, V] at every position ('all'), [B, V] at one position per row,
+   * or [B, V] from a top block that ran at those rows only (`normed` is then [B, 1, d]).
+   */
+  private logits(normed: tf.Tensor, at: 'all' | Int32Array | number[], topRowsOnly: boolean, B: number, T: number, training: boolean): tf.Tensor {
+    const { d_model: d, vocab: V } = this.config;
+    if (topRowsOnly) return this.unembed(tf.reshape(normed, [B, d]) as tf.Tensor2D, training);
+    if (at === 'all') return tf.reshape(this.unembed(tf.reshape(normed, [B * T, d]) as tf.Tensor2D, training), [B, T, V]);
+    const picked = tf.gather(tf.reshape(normed, [B * T, d]), rowIndex(at, B, T, 'logitsAt').rows) as tf.Tensor2D;
+    return this.unembed(picked, training);
   }
 
   /**
@@ -240,96 +229,37 @@ export class GPT2 {
     const c = this.config;
     const [B, T] = tokens.shape;
     if (T > c.n_ctx) throw new DeterministicError(`input: sequence length ${T} exceeds n_ctx ${c.n_ctx}`);
-    const cache: Record<string, tf.Tensor> = {};
-    const wanted = opts.cache === undefined ? () => false
-      : typeof opts.cache === 'function' ? opts.cache : ((set) => (n: string) => set.has(n))(new Set(opts.cache));
-    const hooks = opts.hooks ?? {};
-    const hook = (name: string, value: tf.Tensor): tf.Tensor => {
-      const fn = hooks[name];
-      if (fn) {
-        const replaced = fn(value, name);
-        if (replaced) {
-          if (replaced.shape.join(',') !== value.shape.join(',')) {
-            throw new Error(`hook ${name}: replacement has shape [${replaced.shape}], expected [${value.shape}]`);
-          }
-          value = replaced;
-        }
-      }
-      if (wanted(name)) cache[name] = value;
-      return value;
-    };
+    const { hook, cache } = hookPoints(opts);
 
     const start = opts.startLayer ?? 0;
-    let resid: tf.Tensor;
+    let resid: tf.Tensor; // [B, T, d]
     if (start > 0 || opts.residPre) {
       if (!opts.residPre) throw new Error('run: startLayer > 0 needs residPre');
       resid = opts.residPre;
     } else {
-      const flat = tf.reshape(tokens, [-1]);
-      const wte = this.params[WTE];
-      // same data, but a tensor the gradient tape has not seen: no gradient flows from the lookup into W_E
-      const table = opts.embedRows ? untracked(wte) : wte;
-      const rows = opts.embedRows ? tf.add(tf.gather(table, flat), opts.embedRows) : tf.gather(table, flat);
-      const embed = hook(HOOK_EMBED, tf.reshape(rows, [B, T, c.d_model]));
-      const posRows = tf.slice(this.params[WPE], [0, 0], [T, c.d_model]);
-      const pos = hook(HOOK_POS_EMBED, tf.broadcastTo(tf.expandDims(posRows, 0), [B, T, c.d_model]));
-      resid = tf.add(embed, pos);
+      resid = this.embed(tokens, hook, opts.embedRows);
     }
 
     const end = opts.endLayer ?? c.n_layer;
     if (!Number.isInteger(end) || end < start || end > c.n_layer) {
       throw new Error(`run: endLayer ${end} is outside [startLayer ${start}, n_layer ${c.n_layer}]`);
     }
-    const H = c.n_head;
-    const D = c.d_head;
-    const lastRows = opts.lastBlockRows && end === c.n_layer && start < end ? this.rowIndex(opts.lastBlockRows, B, T, 'lastBlockRows') : undefined;
+    const lastRows = opts.lastBlockRows && end === c.n_layer && start < end ? rowIndex(opts.lastBlockRows, B, T, 'lastBlockRows') : undefined;
     const sameRows = (at: RunOptions['logitsAt']) => typeof at === 'object' && at.length === B && Array.from(at).every((x, b) => x === opts.lastBlockRows![b]);
     if (lastRows && opts.logitsAt !== 'none' && !sameRows(opts.logitsAt)) {
       throw new Error("run: with lastBlockRows, logitsAt must be 'none' or the same positions");
     }
-    for (let l = start; l < end; l++) {
-      const p = blockParamNames(l);
-      const P = this.params;
-      resid = hook(hookName.residPre(l), resid);
-      const qkv = this.linear(this.layerNorm(resid, P[p.ln1w], P[p.ln1b]), P[p.attnW], P[p.attnB], training);
-      const [q0, k0, v0] = tf.split(qkv, 3, -1);
-      const q = hook(hookName.q(l), tf.reshape(q0, [B, T, H, D]));
-      const k = hook(hookName.k(l), tf.reshape(k0, [B, T, H, D]));
-      const v = hook(hookName.v(l), tf.reshape(v0, [B, T, H, D]));
-      // In a row-restricted last block the queries (and everything after attention) are one row per prompt.
-      const only = l === c.n_layer - 1 ? lastRows : undefined;
-      const Tq = only ? 1 : T;
-      const qRows = only ? tf.reshape(tf.gather(tf.reshape(q, [B * T, H, D]), only.rows), [B, 1, H, D]) : q;
-      const qh = tf.transpose(qRows, [0, 2, 1, 3]);
-      const khT = tf.transpose(k, [0, 2, 3, 1]); // [B, H, D, T]: explicit transpose keeps matMul flag-free
-      const vh = tf.transpose(v, [0, 2, 1, 3]);
-      const mask = only ? tf.reshape(tf.gather(this.mask(T), only.positions), [B, 1, 1, T]) : this.mask(T);
-      const scores = tf.add(tf.mul(tf.matMul(qh, khT), 1 / Math.sqrt(D)), mask);
-      const pattern = hook(hookName.pattern(l), tf.softmax(scores, -1));
-      const z = hook(hookName.z(l), tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]));
-      if (only) resid = tf.reshape(tf.gather(tf.reshape(resid, [B * T, c.d_model]), only.rows), [B, 1, c.d_model]);
-      const attnOut = hook(hookName.attnOut(l), this.linear(tf.reshape(z, [B, Tq, H * D]), P[p.projW], P[p.projB], training));
-      resid = hook(hookName.residMid(l), tf.add(resid, attnOut));
-      const hidden = this.gelu(this.linear(this.layerNorm(resid, P[p.ln2w], P[p.ln2b]), P[p.fcW], P[p.fcB], training));
-      const mlpOut = hook(hookName.mlpOut(l), this.linear(hidden, P[p.outW], P[p.outB], training));
-      resid = hook(hookName.residPost(l), tf.add(resid, mlpOut));
-    }
+    const ctx: BlockContext = {
+      config: c, B, T, hook,
+      linear: (x, w, b) => linear(x, w, b, training, this.derived),
+      causalMask: (t) => this.derived.causalMask(t),
+    };
+    for (let l = start; l < end; l++) resid = block(ctx, l, this.blockWeights(l), resid, l === c.n_layer - 1 ? lastRows : undefined);
     if (end < c.n_layer) return { cache };
-    const normed = hook(HOOK_LN_FINAL, this.layerNorm(resid, this.params[LNF_W], this.params[LNF_B]));
+    const normed = hook(HOOK_LN_FINAL, layerNorm(resid, this.params[LNF_W], this.params[LNF_B], c.ln_eps)); // [B, T or 1, d]
 
     const at = opts.logitsAt ?? 'all';
     if (at === 'none') return { cache };
-    if (lastRows) return { logits: this.unembed(tf.reshape(normed, [B, c.d_model]) as tf.Tensor2D, training), cache };
-    if (at === 'all') {
-      const logits = this.unembed(tf.reshape(normed, [B * T, c.d_model]) as tf.Tensor2D, training);
-      return { logits: tf.reshape(logits, [B, T, c.vocab]), cache };
-    }
-    if (at.length !== B) throw new Error(`run: logitsAt has ${at.length} positions for a batch of ${B}`);
-    const rows = Int32Array.from(at, (pos, b) => {
-      if (pos < 0 || pos >= T) throw new Error(`run: logitsAt[${b}] = ${pos} is outside [0, ${T})`);
-      return b * T + pos;
-    });
-    const picked = tf.gather(tf.reshape(normed, [B * T, c.d_model]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
-    return { logits: this.unembed(picked, training), cache };
+    return { logits: this.logits(normed, at, lastRows !== undefined, B, T, training), cache };
   }
 }

@@ -1,4 +1,5 @@
-// Hook builders for patching: replace a hook's value with another run's, per head and/or per position.
+// Patching: replace a hook's value with another run's where a 0/1 mask is 1. mixMasked is the one rule every patch
+// uses (the batched engine in tracing/batched.ts included); patchFrom builds a hook from heads and positions.
 import { tf } from './engine';
 import { HookFn } from './gpt2';
 
@@ -26,6 +27,14 @@ export function patchMask(shape: number[], where: PatchWhere): tf.Tensor {
   return perHead ? tf.tensor4d(vals, [1, T, H, 1]) : tf.tensor3d(vals, [1, T, 1]);
 }
 
+/**
+ * value·(1 − m) + source·m for a 0/1 mask m (broadcast over value): copies both sides bit-exactly (x·1 = x, x·0 = 0),
+ * where value + (source − value)·m would round.
+ */
+export function mixMasked(value: tf.Tensor, source: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  return tf.add(tf.mul(value, tf.sub(1, mask)), tf.mul(source, mask));
+}
+
 /** Hook that takes `source`'s values where selected and keeps the running value elsewhere. */
 export function patchFrom(source: tf.Tensor, where: PatchWhere = {}): HookFn {
   return (value) => {
@@ -33,17 +42,6 @@ export function patchFrom(source: tf.Tensor, where: PatchWhere = {}): HookFn {
       throw new Error(`patch: source has shape [${source.shape}], hook value has [${value.shape}]`);
     }
     if (!where.heads && !where.positions) return source;
-    const mask = patchMask(value.shape, where);
-    // m·source + (1−m)·value copies both sides bit-exactly (x·1 = x, x·0 = 0)
-    return tf.add(tf.mul(source, mask), tf.mul(value, tf.sub(1, mask)));
-  };
-}
-
-/** Runs several hook functions in order on one hook point. */
-export function chainHooks(...fns: HookFn[]): HookFn {
-  return (value, name) => {
-    let v = value;
-    for (const fn of fns) v = fn(v, name) ?? v;
-    return v;
+    return mixMasked(value, source, patchMask(value.shape, where));
   };
 }

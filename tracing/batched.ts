@@ -7,6 +7,7 @@
 import { tf } from '../model/engine';
 import { GPT2, HookFn, LM_HEAD, WTE } from '../model/gpt2';
 import { HOOK_LN_FINAL, hookName } from '../model/hook-names';
+import { mixMasked } from '../model/patch';
 import { NamedPositions, TraceBatch, tokensTensor } from './batch';
 
 export type PositionName = keyof NamedPositions;
@@ -170,7 +171,7 @@ export function endRowsOf(t: tf.Tensor, end: Int32Array): tf.Tensor {
   return tf.reshape(tf.gather(tf.reshape(t, [R * T, ...t.shape.slice(2)]), tf.tensor1d(idx, 'int32')), [R, 1, ...t.shape.slice(2)]);
 }
 
-/** value·(1 − m) + source·m: exact for a 0/1 mask (no v + (s − v) rounding). `end`: END per base row. */
+/** Each plan's source mixed in where its mask is 1 (model/patch.ts mixMasked). `end`: END per base row. */
 function mixHook(plans: HookPlan[], copies: number, rows: number, end: Int32Array): HookFn {
   return (value) => {
     let out = value;
@@ -195,7 +196,7 @@ function mixHook(plans: HookPlan[], copies: number, rows: number, end: Int32Arra
       // [K, B, ...] views: a B-row source broadcasts over the copies instead of being tiled.
       const m = tf.tensor(mask, [copies, B, ...inner.slice(0, -1), 1]);
       const src = tf.reshape(source, [perCopy ? 1 : copies, B, ...inner]);
-      const mixed = tf.add(tf.mul(tf.reshape(out, [copies, B, ...inner]), tf.sub(1, m)), tf.mul(src, m));
+      const mixed = mixMasked(tf.reshape(out, [copies, B, ...inner]), src, m);
       out = tf.reshape(mixed, value.shape);
     }
     return out;

@@ -1,13 +1,13 @@
-// A trace job as plain JSON in, plain JSON out (run in a worker thread by train/offthread.ts, kind 'trace'):
+// A trace job as plain JSON in, plain JSON out (run in a worker thread by jobs/offthread.ts, kind 'trace'):
 // load the model (and a CMAP donor), build the prompt set, trace the stage, write StageTrace (and CmapPair) JSON.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES, BackendPreference, initBackend } from '../model/engine';
 import { GPT2 } from '../model/gpt2';
 import { loadModel } from '../checkpoint/load';
-import type { ThreadJobHandlers } from '../train/offthread';
+import { JobHandlers, registerJob } from '../jobs/offthread';
 import { TraceSet } from './batch';
-import { CircuitSettings, TRACE_METHODS, TraceMethod, traceStage } from './stage';
+import { CircuitSettings, TRACE_METHODS, TraceMethod, TraceProgress, traceStage } from './stage';
 import { GPT2_SMALL_HEAD_CLASSES, HEAD_CLASS_POSITIONS, HeadClass, isGpt2SmallShaped } from './circuit';
 import { CMAP_KINDS, CmapKind, CmapOptions, CmapPositions, cmapHeads, cmapSets, CmapSetSpec, prepareCmap } from './cmap';
 import { parseHead } from './heads';
@@ -127,7 +127,7 @@ function writeJson(file: string, value: unknown): void {
 }
 
 /** Entry point of the 'trace' job kind (also callable in-process). */
-export async function runTraceJob(input: TraceJobInput, handlers?: ThreadJobHandlers): Promise<TraceJobResult> {
+export async function runTraceJob(input: TraceJobInput, handlers?: JobHandlers<TraceProgress>): Promise<TraceJobResult> {
   checkInput(input);
   const backend = await initBackend(input.backend ?? 'auto', handlers?.log.bind(handlers));
   const stage = input.stage ?? path.basename(path.resolve(input.modelDir));
@@ -180,3 +180,5 @@ export async function runTraceJob(input: TraceJobInput, handlers?: ThreadJobHand
     donor?.model.dispose();
   }
 }
+
+export const TRACE_JOB = registerJob('trace', __filename, 'runTraceJob');

@@ -6,12 +6,11 @@
 // activationPatchingPrepared turns into the result: the same numbers, bit for bit, on the same backend.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { activeBackend, BackendName, initBackend, tf } from '../model/engine';
 import { ModelConfig } from '../model/config';
 import { GPT2, Params, paramShapes } from '../model/gpt2';
 import { hookName } from '../model/hook-names';
-import { JobHandle, registerJob, startJob, ThreadJobHandlers } from '../train/offthread';
+import { JobHandle, JobHandlers, registerJob, startJob } from '../jobs/offthread';
 import { TraceBatch, TraceSet } from './batch';
 import {
   ACTIVATION_TARGETS, ActivationPatchingOptions, PatchingResult, PatchingStats, activationPatching, activationPatchingPrepared, asSet,
@@ -19,9 +18,8 @@ import {
 import { DEFAULT_MEMORY_BUDGET_MB, PreparedBatch, disposePrepared, fitToBudget, prepareBatch } from './batched';
 import { SweepAbortedError, SweepState, emptySweepState } from './sweep';
 
-/** The job kind of one thread's share (train/offthread.ts registry). */
-export const PATCHING_SHARE_JOB = 'patching-share';
-registerJob(PATCHING_SHARE_JOB, path.join(__dirname, 'parallel'), 'runPatchingShare');
+/** The job kind of one thread's share (jobs/offthread.ts). */
+export const PATCHING_SHARE_JOB = registerJob('patching-share', __filename, 'runPatchingShare');
 
 export interface ParallelOptions {
   /**
@@ -204,7 +202,7 @@ async function claimLoop(model: GPT2, prepared: PreparedBatch[], o: ActivationPa
 }
 
 /** Entry point of the 'patching-share' job kind: one worker thread's share. */
-export async function runPatchingShare(input: ShareInput, handlers: ThreadJobHandlers): Promise<ShareOutput> {
+export async function runPatchingShare(input: ShareInput, handlers: JobHandlers): Promise<ShareOutput> {
   const control = new Int32Array(input.control);
   const c0 = threadCpuMs();
   const t0 = performance.now();

@@ -1,9 +1,10 @@
 // A training job as plain JSON in, plain JSON out: start from a checkpoint, an HF folder or a fresh init; build the
 // data; train with checkpoints under outDir/step-XXXXXX; evaluate on held-out IOI prompts; write the final folder.
-// Runs in-process (runTrainJobHere) or in a worker thread (offthread.ts → thread-entry.ts).
+// Runs in-process (runTrainJobHere) or in a worker thread (runTrainJob: the 'train' kind of jobs/offthread.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { JobEvents, JobHandlers, registerJob, runJob } from '../jobs/offthread';
 import { buildIoiVocab } from '../ioi/corpus';
 import type { IoiMetrics } from '../ioi/metrics';
 import { deriveSeed, Rng } from '../ioi/rng';
@@ -56,13 +57,6 @@ export interface TrainJobResult {
   metrics: { ioi: IoiMetrics | null; loss: number | null; lossRecentMean: number | null; tokens: number; seconds: number; tokensPerSec: number };
 }
 
-export interface JobHandlers {
-  onProgress?(p: Progress): void;
-  onCheckpoint?(c: { step: number; dir: string }): void | Promise<void>;
-  signal?: { readonly aborted: boolean };
-  log?(msg: string): void;
-}
-
 /** A problem with the job's input (missing folder, bad config, data outside the vocabulary): not worth retrying. */
 export class JobInputError extends Error {
   override name = 'JobInputError';
@@ -100,7 +94,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** Runs a training job on the current thread. Initialises the requested backend first. */
-export async function runTrainJobHere(input: TrainJobInput, handlers: JobHandlers = {}): Promise<TrainJobResult> {
+export async function runTrainJobHere(input: TrainJobInput, handlers: Partial<JobHandlers<Progress>> = {}): Promise<TrainJobResult> {
   const job = await asInput(() => parseWith(TrainJobInputSchema, input, 'job'));
   const backend = await initBackend(job.backend, handlers.log);
   const config: TrainConfig = { ...job.train, checkpoint_every: job.checkpointEvery ?? job.train.checkpoint_every };
@@ -190,4 +184,11 @@ export async function runTrainJobHere(input: TrainJobInput, handlers: JobHandler
   } finally {
     model.dispose();
   }
+}
+
+export const TRAIN_JOB = registerJob('train', __filename, 'runTrainJobHere');
+
+/** A training job in a worker thread. */
+export function runTrainJob(input: TrainJobInput, events: JobEvents<Progress> = {}): Promise<TrainJobResult> {
+  return runJob<TrainJobResult, Progress>(TRAIN_JOB, input, events);
 }

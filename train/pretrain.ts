@@ -2,8 +2,8 @@
 // The run length is fixed (deterministic); the result says whether the IOI target was reached.
 import type { BackendPreference } from '../model/engine';
 import type { Progress } from './loop';
-import type { TrainJobInput, TrainJobResult } from './job';
-import { JobEvents, runTrainJob } from './offthread';
+import type { JobEvents } from '../jobs/offthread';
+import { runTrainJob, type TrainJobInput, type TrainJobResult } from './job';
 import { DEFAULT_BASE } from './defaults';
 
 /** What "does IOI" means for the base model, on held-out IOI prompts. */

@@ -13,9 +13,8 @@ import { BACKEND_CHOICES } from '../../model/engine';
 import { DataSpecSchema, parseWith, TrainConfigSchema } from '../../train/config';
 import { isCheckpointFolder, newestCheckpointFolder, readCheckpointMeta } from '../../checkpoint/folder';
 import { DEFAULT_BASE } from '../../train/defaults';
-import { InitSpecSchema, TrainJobInput, TrainJobInputSchema, TrainJobResult } from '../../train/job';
+import { InitSpecSchema, runTrainJob, TrainJobInput, TrainJobInputSchema, TrainJobResult } from '../../train/job';
 import type { Progress } from '../../train/loop';
-import { runTrainJob } from '../../train/offthread';
 import { CliError, EXIT } from '../errors';
 import { addProgressOption, etaSinceFirstReport, localProgress, type ProgressCliOptions } from '../local-progress';
 
@@ -137,7 +136,7 @@ export function register(program: Command): void {
     try {
       result = await runTrainJob(input, {
         signal: controller.signal,
-        onLog: say,
+        log: say,
         onProgress: (p: Progress) => progress.update({ stage, step: p.step, total: p.total, loss: p.loss, etaSeconds: eta(p.step, p.total) }),
         onCheckpoint: (c) => say(`checkpoint step ${c.step} → ${c.dir}`),
       });

@@ -7,7 +7,7 @@ import { initBackend } from '../../model/engine';
 import { ModelConfig } from '../../model/config';
 import { GPT2 } from '../../model/gpt2';
 import { saveHfFolder } from '../../model/hf';
-import { runJob } from '../../train/offthread';
+import { runJob } from '../../jobs/offthread';
 import { runTraceJob, TraceJobInput, TraceJobResult } from '../../tracing/job';
 import { CmapPair, StageTrace } from '../../tracing/results';
 
@@ -63,7 +63,7 @@ test('runTraceJob writes the stage trace and the CMAP of a donor; CMAP with itse
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-test("the 'trace' job kind runs off-thread through train/offthread", async () => {
+test("the 'trace' job kind runs off-thread through jobs/offthread", async () => {
   const { root, a } = await tinyFolders();
   const outFile = path.join(root, 'off.json');
   const r = await runJob<TraceJobResult>('trace', { backend: 'wasm', modelDir: a, prompts: { n: 4, seed: 9 }, methods: ['dla'], circuit: false, outFile } satisfies TraceJobInput);

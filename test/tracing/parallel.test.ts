@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { initBackend } from '../../model/engine';
-import { registerJob } from '../../train/offthread';
+import { registerJob } from '../../jobs/offthread';
 import { ActivationPatchingOptions, PatchingResult, activationPatching } from '../../tracing/activation';
 import { GPT2_SMALL } from '../../model/config';
 import { TraceBatch } from '../../tracing/batch';

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpointMeta, verifyCheckpoint } from '../../checkpoint/folder';
 import type { Progress } from '../../train/loop';
-import { registerJob, runJob, runTrainJob, startJob } from '../../train/offthread';
+import { registerJob, runJob, startJob } from '../../jobs/offthread';
+import { runTrainJob } from '../../train/job';
 import { TEST_BACKEND, tinyJob, tmpDir } from './helpers';
 
 test('training runs off the main thread: the caller\'s timers and I/O keep running during the job', async () => {
@@ -104,7 +105,7 @@ test('the job registry runs any registered module export in a thread (how a trac
   assert.deepEqual(result, { status: 'completed', step: 4, threadIsMain: false });
   assert.deepEqual(steps, [1, 2, 3, 4]);
   await assert.rejects(runJob('echo', { steps: 1, fail: true }), /echo job: asked to fail/);
-  assert.throws(() => startJob('nope', {}), /job kind "nope" is not registered; known: train, trace, echo/);
+  assert.throws(() => startJob('nope', {}), /job kind "nope" is not registered; known: train, echo/); // train: registered by importing train/job
   registerJob('broken', path.join(__dirname, 'fixtures', 'echo-job'), 'noSuchExport');
   await assert.rejects(runJob('broken', {}), /has no function export 'noSuchExport'/);
 });

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { WorkerProcesses, exited } from './worker-processes';
 import { openStore } from '../../store/open';
-import { runTrainJob } from '../../train/offthread';
+import { runTrainJob } from '../../train/job';
 import type { TrainStageInput } from '../../contract/activities';
 import { startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../contract/lineage';

@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { toFailure } from '../../activities/errors';
 import { loadHfFolder } from '../../model/hf';
 import { openStore } from '../../store/open';
-import { runTrainJob } from '../../train/offthread';
+import { runTrainJob } from '../../train/job';
 import { NON_RETRYABLE_ERROR_TYPES } from '../../contract/lineage';
 import { tinyJob, tmpDir, TINY_ARCH } from '../train/helpers';
 

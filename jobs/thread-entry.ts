@@ -1,7 +1,7 @@
-// Worker-thread side of offthread.ts: requires the registered job module, runs it with handlers that post
+// Worker-thread side of offthread.ts: requires the registered job module, runs its export with handlers that post
 // messages back, and turns a cancel message (or the shared flag) into the job's abort signal.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ThreadJob, ThreadJobHandlers, WorkerData } from './offthread';
+import type { Job, JobHandlers, WorkerData } from './offthread';
 
 async function main(): Promise<void> {
   const port = parentPort;
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   port.on('message', (msg: { type?: string }) => {
     if (msg?.type === 'cancel') Atomics.store(flag, 0, 1);
   });
-  const handlers: ThreadJobHandlers = {
+  const handlers: JobHandlers = {
     onProgress: (payload) => port.postMessage({ type: 'progress', payload }),
     onCheckpoint: ({ step, dir }) => port.postMessage({ type: 'checkpoint', step, dir }),
     log: (message) => port.postMessage({ type: 'log', message }),
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(entry.modulePath) as Record<string, unknown>;
-    const fn = mod[entry.exportName] as ThreadJob | undefined;
+    const fn = mod[entry.exportName] as Job | undefined;
     if (typeof fn !== 'function') throw new Error(`job module ${entry.modulePath} has no function export '${entry.exportName}'`);
     const result = await fn(input, handlers);
     port.postMessage({ type: 'done', result });

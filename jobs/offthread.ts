@@ -1,52 +1,43 @@
 // Runs a job in a worker_threads Worker so the caller's event loop (timers, I/O, Temporal heartbeats) keeps running.
-// A job is a module export `(input, handlers) => Promise<result>` that the thread requires by path; jobs are
-// registered by kind. Built in: 'train' (./job runTrainJobHere) and 'trace' (../tracing/job runTraceJob, resolved
-// only when a trace job starts, so this file does not depend on the tracing code). Protocol, thread → caller:
+// A job is a module export `(input, handlers) => Promise<result>`; the module that defines it registers it by kind
+// (`registerJob(kind, __filename, exportName)`), and the thread requires that module. Protocol, thread → caller:
 //   {type:'progress', payload} {type:'checkpoint', step, dir} {type:'log', message} {type:'done', result} {type:'error', name, message, stack}
 // caller → thread: {type:'cancel'} (stop at the next step boundary, checkpoint, resolve with status 'cancelled').
 // The cancel flag is also a SharedArrayBuffer word the thread polls, so it takes effect even mid-step.
 // terminate() is the hard stop.
 import * as path from 'node:path';
 import { Worker, isMainThread } from 'node:worker_threads';
-import type { Progress } from './loop';
-import type { TrainJobInput, TrainJobResult } from './job';
 
 export interface JobEntry {
   modulePath: string; // absolute path of the compiled module
   exportName: string;
 }
 
-/** Handlers a job function receives inside the thread. */
-export interface ThreadJobHandlers<P = unknown> {
+/** What a job receives: in a worker thread each call posts a message to the caller. */
+export interface JobHandlers<P = unknown> {
   onProgress(p: P): void;
-  onCheckpoint(c: { step: number; dir: string }): void;
+  onCheckpoint(c: { step: number; dir: string }): void | Promise<void>;
   log(message: string): void;
   signal: { readonly aborted: boolean };
 }
-export type ThreadJob<I = unknown, R = unknown, P = unknown> = (input: I, handlers: ThreadJobHandlers<P>) => Promise<R>;
+export type Job<I = unknown, R = unknown, P = unknown> = (input: I, handlers: JobHandlers<P>) => Promise<R>;
+
+/** What the caller of an off-thread job passes: any of the handlers, and an AbortSignal that asks for a cancel. */
+export type JobEvents<P = unknown> = Partial<Omit<JobHandlers<P>, 'signal'>> & { signal?: AbortSignal };
 
 const registry = new Map<string, JobEntry>();
 
-/** Registers (or replaces) the module export that runs jobs of `kind` in a worker thread. */
-export function registerJob(kind: string, modulePath: string, exportName: string): void {
+/** Registers (or replaces) the module export that runs jobs of `kind` in a worker thread; returns the kind. */
+export function registerJob<K extends string>(kind: K, modulePath: string, exportName: string): K {
   if (!path.isAbsolute(modulePath)) throw new Error(`registerJob(${kind}): modulePath must be absolute, got ${modulePath}`);
   registry.set(kind, { modulePath, exportName });
+  return kind;
 }
 
 export function jobEntry(kind: string): JobEntry {
   const e = registry.get(kind);
   if (!e) throw new Error(`job kind ${JSON.stringify(kind)} is not registered; known: ${[...registry.keys()].join(', ')}`);
   return e;
-}
-
-registerJob('train', path.join(__dirname, 'job'), 'runTrainJobHere');
-registerJob('trace', path.join(__dirname, '..', 'tracing', 'job'), 'runTraceJob');
-
-export interface JobEvents<P = unknown> {
-  onProgress?(p: P): void;
-  onCheckpoint?(c: { step: number; dir: string }): void | Promise<void>;
-  onLog?(message: string): void;
-  signal?: AbortSignal;
 }
 
 export interface JobHandle<R> {
@@ -102,7 +93,7 @@ export function startJob<R = unknown, P = unknown>(kind: string, input: unknown,
       if (msg.type === 'progress' || msg.type === 'log') {
         try {
           if (msg.type === 'progress') events.onProgress?.(msg.payload as P);
-          else events.onLog?.(msg.message);
+          else events.log?.(msg.message);
         } catch (e) {
           callbackFailed(e);
         }
@@ -151,9 +142,4 @@ export function startJob<R = unknown, P = unknown>(kind: string, input: unknown,
 /** Runs a job to completion off-thread; `signal` requests a cancel (checkpoint + status 'cancelled'). */
 export function runJob<R = unknown, P = unknown>(kind: string, input: unknown, events: JobEvents<P> = {}): Promise<R> {
   return startJob<R, P>(kind, input, events).result;
-}
-
-/** A training job (train/job.ts) in a worker thread. */
-export function runTrainJob(input: TrainJobInput, events: JobEvents<Progress> = {}): Promise<TrainJobResult> {
-  return runJob<TrainJobResult, Progress>('train', input, events);
 }
