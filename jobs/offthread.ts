@@ -105,7 +105,7 @@ export function startJob<R = unknown, P = unknown>(kind: string, input: unknown,
         const err = new Error(msg.message);
         if (msg.name) err.name = msg.name; // e.g. 'JobInputError' (bad input: do not retry)
         if (msg.stack) err.stack = msg.stack;
-        if (msg.failureType) Object.assign(err, { failureType: msg.failureType }); // shared/errors.ts deterministicType
+        if (msg.failureType) Object.assign(err, { failureType: msg.failureType }); // errors/deterministic.ts deterministicType
         void Promise.all(pending).then(() => fail(err)); // let checkpoint callbacks (uploads) finish first
       } else if (msg.type === 'done') {
         doneReceived = true;
