@@ -25,7 +25,7 @@ const SERVICE_MARKERS = {
   s3: ['PLASTICITY_TEST_S3_ENDPOINT', 's3Settings', 's3Target', "'s3://", '"s3://'],
 };
 /** The files that define the service helpers: their definitions are not uses. */
-const SERVICE_PROVIDERS = ['lineage/helpers.js', 'cli/cli-process.js', 'store/s3-target.js'].map((f) => path.join(distTest, f));
+const SERVICE_PROVIDERS = ['support/helpers.js', 'cli/cli-process.js', 'store/s3-target.js'].map((f) => path.join(distTest, f));
 
 /** Which services the given test files use, following their requires of other test modules. */
 export function servicesNeeded(files: string[]): { temporal: boolean; s3: boolean } {

@@ -8,7 +8,7 @@ import { startLineage } from '../../temporal/lineage-client';
 import { connectClient, connectionSettings } from '../../temporal/connection';
 import { startTestTemporal } from '../services/temporal';
 import { closedPort, collect, runCli, startCli, testTemporalAddress } from './cli-process';
-import { connectTemporal, s3Settings, tinyConfig, tmpDir, uniquePrefix } from '../lineage/helpers';
+import { connectTemporal, s3Settings, tinyConfig, tmpDir, uniquePrefix } from '../support/helpers';
 
 const TINY = path.join(__dirname, '..', '..', '..', 'configs', 'tiny-test.yaml');
 const HF_FIXTURE = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'tiny-gpt2');

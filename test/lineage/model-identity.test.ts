@@ -11,7 +11,7 @@ import type { ModelConfig } from '../../model/config';
 import { GPT2 } from '../../model/gpt2';
 import { saveHfFolder } from '../../model/hf';
 import { stageIdentity } from '../../lineage/stages';
-import { tinyConfig, tmpDir } from './helpers';
+import { tinyConfig, tmpDir } from '../support/helpers';
 
 const CONFIG: ModelConfig = { n_layer: 1, d_model: 16, n_head: 4, d_head: 4, d_mlp: 32, n_ctx: 32, vocab: 50257, tied: true, ln_eps: 1e-5 };
 

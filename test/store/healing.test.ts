@@ -13,7 +13,7 @@ import { verifyStore } from '../../store/verify';
 import type { LineageResult } from '../../contract/lineage';
 import { randomBytes } from 'node:crypto';
 import { ContentStore } from '../../store/artifact-store';
-import { s3Settings, testStoreOpener, tinyConfig, tmpDir } from '../lineage/helpers';
+import { s3Settings, testStoreOpener, tinyConfig, tmpDir } from '../support/helpers';
 
 const CODE = 'test-healing';
 const run = (store: string) => runLineageLocally(tinyConfig(store), { codeVersion: CODE, openStore: testStoreOpener() });

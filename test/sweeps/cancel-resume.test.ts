@@ -6,7 +6,7 @@ import { expandSweep } from '../../config/sweep';
 import { progressQuery } from '../../contract/lineage';
 import { sweepChildId } from '../../contract/sweep';
 import { resumeSweep, startSweep, sweepStatus } from '../../temporal/sweep-client';
-import { TINY_CONFIG, tmpDir, useTestWorkers, waitFor } from '../lineage/helpers';
+import { TINY_CONFIG, tmpDir, useTestWorkers, waitFor } from '../support/helpers';
 
 const t = useTestWorkers('sweep-cancel');
 

@@ -7,7 +7,7 @@ import { ConfigError } from '../../config/load';
 import { openStore } from '../../store/open';
 import { forkLineage } from '../../temporal/fork-client';
 import { startLineage } from '../../temporal/lineage-client';
-import { tinyConfig, tmpDir, useTestWorkers } from '../lineage/helpers';
+import { tinyConfig, tmpDir, useTestWorkers } from '../support/helpers';
 
 const t = useTestWorkers('fork');
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { ConfigError } from '../../config/load';
 import { expandSweep, parseGridFlags, splitValues } from '../../config/sweep';
 import { aggregateSweep, spread, sweepCsv } from '../../report/sweep-aggregate';
-import { TINY_CONFIG, tmpDir } from '../lineage/helpers';
+import { TINY_CONFIG, tmpDir } from '../support/helpers';
 
 test('grid values split at top-level commas only', () => {
   assert.deepEqual(splitValues('0,1,2'), ['0', '1', '2']);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { runLineageLocally } from '../../lineage/local';
 import { planConfigs, planLine } from '../../cli/plan';
 import { openStore } from '../../store/open';
-import { tinyConfig, tmpDir } from '../lineage/helpers';
+import { tinyConfig, tmpDir } from '../support/helpers';
 
 test('plan lists exactly the stages a half-cached store is missing', async () => {
   const store = tmpDir('plan-store');

@@ -8,7 +8,7 @@ import { openStore } from '../../store/open';
 import { startSweep, sweepStatus } from '../../temporal/sweep-client';
 import { sweepKey } from '../../temporal/search-attributes';
 import type { SweepData } from '../../report/sweep-aggregate';
-import { TINY_CONFIG, tmpDir, useTestWorkers } from '../lineage/helpers';
+import { TINY_CONFIG, tmpDir, useTestWorkers } from '../support/helpers';
 
 const t = useTestWorkers('sweep');
 

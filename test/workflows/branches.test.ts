@@ -10,7 +10,7 @@ import { currentDetails, startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../contract/lineage';
 import type { LineageComparison } from '../../tracing/results';
 import { workRoot } from '../../activities/train';
-import { tinyConfig, tmpDir, useTestWorkers } from '../lineage/helpers';
+import { tinyConfig, tmpDir, useTestWorkers } from '../support/helpers';
 
 const t = useTestWorkers('branches');
 

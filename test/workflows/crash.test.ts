@@ -14,7 +14,7 @@ import { runTrainJob } from '../../train/job';
 import type { TrainStageInput } from '../../contract/activities';
 import { startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../contract/lineage';
-import { connectTemporal, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../lineage/helpers';
+import { connectTemporal, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../support/helpers';
 import type { RunningWorkers } from '../../workers/run-worker';
 
 let ctx: TemporalContext;

@@ -7,8 +7,8 @@ import { openStore } from '../../store/open';
 import { currentDetails, lineageStatus, startLineage } from '../../temporal/lineage-client';
 import { experimentKey, stageKey, progressKey } from '../../temporal/search-attributes';
 import { progressQuery } from '../../contract/lineage';
-import { connectTemporal, s3Settings, testWorkers, tinyConfig, tmpDir, uniquePrefix, type TemporalContext } from '../lineage/helpers';
-import { assertStoreHoldsLineage } from '../lineage/store-checks';
+import { connectTemporal, s3Settings, testWorkers, tinyConfig, tmpDir, uniquePrefix, type TemporalContext } from '../support/helpers';
+import { assertStoreHoldsLineage } from '../support/store-checks';
 
 let ctx: TemporalContext;
 before(async () => {

@@ -12,7 +12,7 @@ import type { TrainStageInput } from '../../contract/activities';
 import { progressQuery } from '../../contract/lineage';
 import { startLineage } from '../../temporal/lineage-client';
 import { runCli, testTemporalAddress } from '../cli/cli-process';
-import { connectTemporal, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../lineage/helpers';
+import { connectTemporal, testWorkers, tinyConfig, tmpDir, uniquePrefix, waitFor, type TemporalContext } from '../support/helpers';
 import type { RunningWorkers } from '../../workers/run-worker';
 
 const prefix = uniquePrefix('observe');

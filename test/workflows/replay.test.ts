@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { DefaultLogger, ReplayError, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { HISTORIES_DIR, type HistoryFixture } from '../lineage/history-export';
-import { quietRuntime, workflowBundle } from '../lineage/helpers';
+import { HISTORIES_DIR, type HistoryFixture } from './history-export';
+import { quietRuntime, workflowBundle } from '../support/helpers';
 
 function fixtures(): HistoryFixture[] {
   const files = fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
@@ -33,7 +33,7 @@ test('every committed history replays against the current workflow code', async 
 
 test('a workflow that changed its command sequence fails the replay with a nondeterminism error', async () => {
   quietRuntime();
-  const changed = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'lineage', 'changed-workflow', 'index.js'), logger: new DefaultLogger('WARN') });
+  const changed = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'changed-workflow', 'index.js'), logger: new DefaultLogger('WARN') });
   const completed = fixtures().find((f) => f.workflowId === 'fixture-completed')!;
   const [result] = await collect(Worker.runReplayHistories({ workflowBundle: { code: changed.code } }, [{ workflowId: completed.workflowId, history: completed.history }]));
   assert.ok(result.error, 'the changed workflow must not replay');

@@ -7,7 +7,7 @@ import { openStore } from '../../store/open';
 import { checkpointSeries } from '../../checkpoint/store';
 import { resumeLineage, startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../contract/lineage';
-import { tinyConfig, tmpDir, waitFor, useTestWorkers } from '../lineage/helpers';
+import { tinyConfig, tmpDir, waitFor, useTestWorkers } from '../support/helpers';
 
 const shared = useTestWorkers('resume');
 const prefix = shared.prefix;

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { startLineage } from '../../temporal/lineage-client';
 import { progressQuery } from '../../contract/lineage';
 import type { ExperimentConfig } from '../../config/schema';
-import { tinyConfig, tmpDir, useTestWorkers } from '../lineage/helpers';
+import { tinyConfig, tmpDir, useTestWorkers } from '../support/helpers';
 
 const shared = useTestWorkers('validation');
 const prefix = shared.prefix;

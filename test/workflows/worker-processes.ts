@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { projectRoot } from '../../temporal/project-root';
-import { temporalSettings } from '../lineage/helpers';
+import { temporalSettings } from '../support/helpers';
 
 export interface WorkerProcess {
   child: ChildProcess;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../config/load';
 import { corruptBranches, planStages } from '../../lineage/plan';
-import { TINY_CONFIG, tinyConfig } from './helpers';
+import { TINY_CONFIG, tinyConfig } from '../support/helpers';
 import { loadConfig } from '../../config/load';
 
 test('a single corrupt mapping keeps the one-chain stage names; a list gets corrupt-<name>, retrain-<name>, …', () => {

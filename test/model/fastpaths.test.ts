@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../model/engine';
 import { hookName } from '../../model/hook-names';
-import { SMALL, randomModel } from './patching-helpers';
+import { SMALL, randomModel } from '../tracing/patching-helpers';
 
 const tokens = () => tf.tensor2d(Int32Array.from({ length: 3 * 7 }, (_, i) => (i * 17 + 5) % SMALL.vocab), [3, 7], 'int32');
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);

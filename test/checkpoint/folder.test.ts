@@ -12,7 +12,7 @@ import { parseTrainConfig } from '../../train/config';
 import { CheckpointInfo, loadCheckpoint, saveCheckpoint, summarizeLoss, verifyCheckpoint } from '../../checkpoint/folder';
 import { modelConfigFromArch, parseArch } from '../../train/config';
 import { PrefixVocab } from '../../model/vocab';
-import { TINY_ARCH, tmpDir, useTestBackend } from './helpers';
+import { TINY_ARCH, tmpDir, useTestBackend } from '../train/helpers';
 
 const FIXTURE = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'tiny-gpt2');
 

@@ -23,7 +23,7 @@ import { DeterministicError } from '../../errors/deterministic';
 import { listCheckpoints } from '../../checkpoint/series';
 import { openStore } from '../../store/open';
 import type { StageOutput } from '../../contract/lineage';
-import { tmpDir } from './helpers';
+import { tmpDir } from '../support/helpers';
 
 function fakeCheckpoint(dir: string, step: number): string {
   fs.mkdirSync(dir, { recursive: true });

@@ -11,7 +11,7 @@ import { ExperimentSchema } from '../../config/schema';
 import { openStore } from '../../store/open';
 import { projectRoot } from '../../temporal/project-root';
 import { finetuneCadence, finetuneMarks, planStages } from '../../lineage/plan';
-import { tmpDir } from './helpers';
+import { tmpDir } from '../support/helpers';
 
 const configs = path.join(projectRoot(), 'configs');
 

@@ -6,7 +6,7 @@ import { readCheckpointMeta, verifyCheckpoint } from '../../checkpoint/folder';
 import type { Progress } from '../../train/loop';
 import { registerJob, runJob, startJob } from '../../jobs/offthread';
 import { runTrainJob } from '../../train/job';
-import { TEST_BACKEND, tinyJob, tmpDir } from './helpers';
+import { TEST_BACKEND, tinyJob, tmpDir } from '../train/helpers';
 
 test('training runs off the main thread: the caller\'s timers and I/O keep running during the job', async () => {
   const out = tmpDir('offthread');

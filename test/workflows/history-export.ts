@@ -1,6 +1,6 @@
 // Runs real lineages and exports their histories as replay fixtures (test/fixtures/histories/<name>.json):
 // completed, fully cached, failed validation, cancelled mid-stage, and resumed from the cancelled one.
-// Usage: node dist/test/lineage/history-export.js   (or scripts/export-histories.ts once scripts/ is compiled)
+// Usage: node dist/test/workflows/history-export.js   (or scripts/export-histories.ts once scripts/ is compiled)
 // Uses TEMPORAL_ADDRESS when set, else starts a headless dev server in a temp folder.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
