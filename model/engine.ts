@@ -1,7 +1,7 @@
 // Backend ladder (tensorflow → wasm → cpu) and the wasm fixes the backend notes call for.
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
-import { resolveTfjsNode } from './native-path';
+import { resolveTfjsNode, setNativeEnvDefaults } from './native-path';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = BackendName | 'auto';
@@ -23,7 +23,7 @@ function nativeCandidates(): string[] {
 }
 
 function tryLoadNative(): boolean {
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  setNativeEnvDefaults();
   for (const candidate of nativeCandidates()) {
     try {
       require(candidate); // registers the 'tensorflow' backend with the shared tfjs-core
