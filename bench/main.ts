@@ -188,7 +188,11 @@ function storeLineage(progress: ProgressReporter): Promise<unknown> {
     proc.stderr.on('data', (c: Buffer) => c.toString().split('\n').filter((l) => l.startsWith('store-lineage')).forEach((l) => progress.log(l)));
     proc.on('close', (code) => {
       try {
-        resolve(code === 0 ? JSON.parse(stdout) : { error: `exit ${code}` });
+        if (code !== 0) return resolve({ error: `exit ${code}` });
+        const r = JSON.parse(stdout) as { storeMB: { total: number }; storeWrittenMB: number; peakRssMB: number; stagePeakRssMB: Record<string, number> };
+        const heaviest = Object.entries(r.stagePeakRssMB).sort((a, b) => b[1] - a[1])[0];
+        progress.log(`gpt2-small lineage: store ${r.storeMB.total} MB, written ${r.storeWrittenMB} MB, peak RSS ${r.peakRssMB} MB (goal 4000; heaviest stage ${heaviest?.join(' ')} MB)`);
+        resolve(r);
       } catch (e) {
         resolve({ error: `unreadable output: ${(e as Error).message}` });
       }

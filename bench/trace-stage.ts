@@ -5,6 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BackendPreference } from '../model/engine';
 import { runTraceJob } from '../tracing/job';
+import type { TraceProgress } from '../tracing/stage';
+import { PeakRss } from './rss';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,6 +19,9 @@ async function main(): Promise<void> {
   const n = Number(arg('n') ?? 16);
   const out = arg('out') ?? path.join(os.tmpdir(), `trace-stage-${process.pid}.json`);
   const t0 = performance.now();
+  const rss = new PeakRss();
+  let step = 'load';
+  rss.phase(step);
   let lastLine = 0;
   const r = await runTraceJob({
     backend: (arg('backend') ?? 'auto') as BackendPreference,
@@ -27,7 +32,11 @@ async function main(): Promise<void> {
     outFile: out,
     ...(arg('budget') ? { memoryBudgetMB: Number(arg('budget')) } : {}),
   }, {
-    onProgress: (p) => {
+    onProgress: (u) => {
+      const p = u as TraceProgress;
+      // Item reports name the running step; a step's last report (no item) ends it.
+      const running = p.item ? p.step : `after ${p.step}`;
+      if (running !== step) rss.phase((step = running));
       const now = performance.now();
       if (now - lastLine > 5000) {
         lastLine = now;
@@ -40,7 +49,9 @@ async function main(): Promise<void> {
   });
   const seconds = Object.fromEntries(Object.entries(r.timingsMs).map(([k, v]) => [k, +(v / 1000).toFixed(2)]));
   const total = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ n, backend: r.backend, seconds, totalS: +total.toFixed(1), peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), load: os.loadavg().map((x) => +x.toFixed(2)) }));
+  const peak = rss.report();
+  rss.stop();
+  console.log(JSON.stringify({ n, backend: r.backend, seconds, totalS: +total.toFixed(1), peakRssMB: peak.peakMB, stepPeakRssMB: peak.phasesMB, load: os.loadavg().map((x) => +x.toFixed(2)) }));
 }
 
 main().catch((e) => {

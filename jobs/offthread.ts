@@ -7,6 +7,7 @@
 // terminate() is the hard stop.
 import * as path from 'node:path';
 import { Worker, isMainThread } from 'node:worker_threads';
+import { setNativeEnvDefaults } from '../model/native-path';
 
 export interface JobEntry {
   modulePath: string; // absolute path of the compiled module
@@ -64,8 +65,8 @@ type FromThread =
 
 export function startJob<R = unknown, P = unknown>(kind: string, input: unknown, events: JobEvents<P> = {}): JobHandle<R> {
   const entry = jobEntry(kind);
-  // TF reads the C environment, which a worker thread's process.env does not change: quiet its start-up lines here.
-  if (isMainThread) process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  // TF reads the C environment, which a worker thread's process.env does not change: set its defaults here.
+  if (isMainThread) setNativeEnvDefaults();
   const cancelFlag = new SharedArrayBuffer(4);
   const worker = new Worker(path.join(__dirname, 'thread-entry.js'), { workerData: { entry, input, cancelFlag } satisfies WorkerData });
   const pending: Promise<unknown>[] = [];

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES, BACKEND_NAMES, type BackendName, type BackendPreference } from './backends';
-import { resolveTfjsNode } from './native-path';
+import { resolveTfjsNode, setNativeEnvDefaults } from './native-path';
 
 export { BACKEND_CHOICES, BACKEND_NAMES, type BackendName, type BackendPreference };
 
@@ -22,7 +22,7 @@ function nativeCandidates(): string[] {
 }
 
 function tryLoadNative(): boolean {
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  setNativeEnvDefaults();
   for (const candidate of nativeCandidates()) {
     try {
       require(candidate); // registers the 'tensorflow' backend with the shared tfjs-core

@@ -32,3 +32,15 @@ export function resolveTfjsNode(startDir: string = __dirname): string | undefine
     return undefined;
   }
 }
+
+/**
+ * Environment the native TensorFlow library reads once, when it loads (a worker thread's process.env does not reach
+ * it: call this on the main thread before the first load). TF_CPP_MIN_LOG_LEVEL quiets start-up lines.
+ * TF_ONEDNN_USE_SYSTEM_ALLOCATOR: oneDNN builds allocate tensors from a BFC pool that never shrinks, so memory one
+ * job freed (a trace stage's two models, a train stage's moments) stayed resident for the rest of the process; the
+ * system allocator returns it. Same kernels, same numbers. Either can be overridden by setting it beforehand.
+ */
+export function setNativeEnvDefaults(env: NodeJS.ProcessEnv = process.env): void {
+  env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  env.TF_ONEDNN_USE_SYSTEM_ALLOCATOR ??= '1';
+}
