@@ -58,6 +58,8 @@ test('three corruption branches run, are traced and compared side by side; a rer
   assert.equal(cmp.branches![0].transform, 'subject');
   assert.equal(cmp.branches![2].rate, 0.5);
   assert.equal(result.headline['branch.name-moving-r0.5.ld_corrupted'], cmp.branches![2].restoration.behavioural.ldCorrupted);
+  const shareIv = cmp.branches![2].intervals!.topShare!['2'];
+  assert.deepEqual([result.headline['branch.name-moving-r0.5.localisation.top2_share.lo'], result.headline['branch.name-moving-r0.5.localisation.top2_share.hi']], [shareIv.lo, shareIv.hi], 'the headline carries the intervals');
 
   // progress: the branch stages carry their branch; the UI's details group them
   const progress = await started.handle.query(progressQuery);
