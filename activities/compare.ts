@@ -3,7 +3,7 @@
 // the result's metrics. Pure JSON work, so it runs in-process on the cpu queue.
 import type { ArtifactStore } from '../store/artifact-store';
 import { compareStages, DEFAULT_THRESHOLDS } from '../tracing/compare';
-import type { CmapPair, LineageComparison, StageTrace } from '../tracing/results';
+import type { CmapPair, Interval, LineageComparison, StageTrace } from '../tracing/results';
 import type { CompareStageInput } from '../contract/activities';
 import type { StageOutput } from '../contract/lineage';
 import type { ArtifactRef } from '../store/artifact-ref';
@@ -64,6 +64,17 @@ export function headline(c: LineageComparison, topK: number): Record<string, num
       out[`branch.${b.name}.restoration.behavioural`] = b.restoration.behavioural.fraction;
       out[`branch.${b.name}.restoration.pearson`] = b.restoration.mechanistic[b.method]?.pearson;
       if (b.faithfulness.retrained !== undefined) out[`branch.${b.name}.faithfulness.retrained`] = b.faithfulness.retrained;
+      // each number's bootstrap interval over the prompts, as <key>.lo / <key>.hi
+      const iv = b.intervals;
+      const bounds: [string, Interval | undefined][] = [
+        ['ld_corrupted', iv?.ldCorrupted], ['ld_retrained', iv?.ldRetrained], [`localisation.top${topK}_share`, iv?.topShare?.[String(topK)]],
+        ['restoration.behavioural', iv?.behavioural], ['restoration.pearson', iv?.mechanistic], ['faithfulness.retrained', iv?.faithfulness?.retrained],
+      ];
+      for (const [key, i] of bounds) {
+        if (!i) continue;
+        out[`branch.${b.name}.${key}.lo`] = i.lo;
+        out[`branch.${b.name}.${key}.hi`] = i.hi;
+      }
     }
   }
   return Object.fromEntries(Object.entries(out).filter(([, v]) => typeof v === 'number' && Number.isFinite(v)));

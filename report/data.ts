@@ -137,7 +137,19 @@ export interface ReportBranch {
   faithfulness: { corrupted?: number | null; retrained?: number | null };
   counts: Record<RestorationLabel, number>;
   heads: Record<RestorationLabel, string[]>;
-  intervals?: Record<'ldClean' | 'ldCorrupted' | 'ldRetrained' | 'behavioural', { value: number | null; lo: number | null; hi: number | null }> & { samples: number };
+  intervals?: Record<'ldClean' | 'ldCorrupted' | 'ldRetrained' | 'behavioural', ReportInterval> & {
+    topShare?: Record<string, ReportInterval>;
+    mechanistic?: ReportInterval;
+    faithfulness?: { corrupted?: ReportInterval; retrained?: ReportInterval };
+    samples: number;
+  };
+}
+
+/** A bootstrap interval as JSON (non-finite ends are null). */
+export interface ReportInterval {
+  value: number | null;
+  lo: number | null;
+  hi: number | null;
 }
 
 export interface ReportCmap {

@@ -351,16 +351,20 @@ function branchesSection(d: ReportData): string {
       `<td class="num">${withInterval(b.behavioural.ldClean, iv?.ldClean, (v) => num(v))}</td>` +
       `<td class="num">${withInterval(b.behavioural.ldCorrupted, iv?.ldCorrupted, (v) => num(v))}</td>` +
       `<td class="num">${withInterval(b.behavioural.ldRetrained, iv?.ldRetrained, (v) => num(v))}</td>` +
-      `<td class="num">${pct(share(b), 1)}</td>` +
+      `<td class="num">${withInterval(share(b), iv?.topShare?.[k], (v) => pct(v, 1))}</td>` +
       `<td class="num">${withInterval(b.behavioural.fraction, iv?.behavioural, (v) => pct(v, 1))}</td>` +
-      `<td class="num">${num(b.pearson, 3)}</td>` +
-      `<td class="num">${b.faithfulness.retrained !== undefined ? pct(b.faithfulness.retrained, 1) : '<span class="muted">–</span>'}</td>` +
+      `<td class="num">${withInterval(b.pearson, iv?.mechanistic, (v) => num(v, 3))}</td>` +
+      `<td class="num">${b.faithfulness.retrained !== undefined ? withInterval(b.faithfulness.retrained, iv?.faithfulness?.retrained, (v) => pct(v, 1)) : '<span class="muted">–</span>'}</td>` +
       `<td>${heads(b, 'restored')}</td><td>${heads(b, 'compensated')}</td><td>${heads(b, 'still_corrupted')}</td></tr>`;
   });
   const table = `<table class="branches"><thead><tr><th>branch</th><th>transform</th><th>rate</th><th>LD clean</th><th>LD corrupted</th><th>LD retrained</th><th>top-${k} share</th><th>behavioural restoration</th><th>mechanistic (Pearson)</th><th>faithfulness retrained</th><th>restored</th><th>compensated</th><th>still corrupted</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   const samples = branches.find((b) => b.intervals)?.intervals?.samples;
+  const without = [
+    branches.some((b) => b.intervals && !b.intervals.topShare) ? 'the localisation share and mechanistic correlation (no per-prompt head scores of the primary method)' : '',
+    branches.some((b) => b.intervals && b.faithfulness.retrained !== undefined && !b.intervals.faithfulness?.retrained) ? 'the faithfulness (no per-prompt circuit values)' : '',
+  ].filter(Boolean);
   const note = samples
-    ? `<p class="muted">Brackets: 95 % percentile bootstrap intervals over the traced prompts (${samples} resamples, the same resample for a branch's three models). The localisation share, mechanistic correlation and faithfulness have no interval yet (they need per-prompt head scores).</p>`
+    ? `<p class="muted">Brackets: 95 % percentile bootstrap intervals over the traced prompts (${samples} resamples, the same resample for a branch's three models). ${without.length ? ` No interval for ${without.join(' or ')}.` : ''}</p>`
     : '<p class="muted">No per-prompt values in these traces, so no intervals.</p>';
   // Which heads each poison attacks: Δ(corrupted − clean) per branch, heads where the branches differ most first.
   let diff = '';

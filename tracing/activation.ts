@@ -37,6 +37,8 @@ export interface ActivationPatchingOptions extends BatchingOptions {
   layers?: number[];
   /** Skip the forward pass of a patch whose source equals the base value everywhere it writes (default true). */
   skipUnchanged?: boolean;
+  /** Also return each prompt's patched logit difference (PatchingResult.perPrompt). */
+  perPrompt?: boolean;
 }
 
 export interface PatchingStats {
@@ -57,6 +59,12 @@ export interface PatchingResult {
   clean: number;
   corrupt: number;
   stats: PatchingStats;
+  /**
+   * With options.perPrompt, when this call computed every pass (not resumed): per prompt (prompt order) the patched
+   * logit difference of every component [prompt × component, in component order: layer-major for head_z], and the
+   * unpatched clean and corrupt ones.
+   */
+  perPrompt?: { components: number; patched: Float32Array; clean: Float32Array; corrupt: Float32Array };
 }
 
 export const LOGIT_DIFF = 'logit_diff';
@@ -144,7 +152,7 @@ function differenceMap(a: Float32Array, b: Float32Array, cells: number): Uint8Ar
  * (prompt-weighted over batches). Resumable through `o.sweep`.
  */
 export async function runPatchedVariants(model: GPT2, prepared: PreparedBatch[], variants: Variant[], direction: PatchDirection,
-  o: BatchingOptions & { skipUnchanged?: boolean; key: string }): Promise<{ values: Float64Array; stats: PatchingStats }> {
+  o: BatchingOptions & { skipUnchanged?: boolean; perPrompt?: boolean; key: string }): Promise<{ values: Float64Array; stats: PatchingStats; rows?: Float32Array }> {
   const t0 = performance.now();
   const nV = variants.length;
   const H = model.config.n_head;
@@ -152,6 +160,10 @@ export async function runPatchedVariants(model: GPT2, prepared: PreparedBatch[],
   const stats: PatchingStats = { variants: nV, passes: 0, skipped: 0, copiesPerPass: [], ms: 0 };
   const copies = prepared.map((p) => copiesFor(model, p.batch, o.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB, o.maxCopies ?? DEFAULT_MAX_COPIES));
   const runs = (p: PreparedBatch) => (direction === 'noising' ? { base: p.clean, source: p.corrupt } : { base: p.corrupt, source: p.clean });
+  // per prompt × variant patched LDs, when asked; only complete if every chunk is computed here (not loaded)
+  const rowStart = prepared.map((_, bi) => prepared.slice(0, bi).reduce((a, p) => a + p.batch.n, 0));
+  const rows = o.perPrompt ? new Float32Array(prepared.reduce((a, p) => a + p.batch.n, 0) * nV) : undefined;
+  let rowItems = 0;
 
   const diffCache = new Map<string, Uint8Array>();
   const isNoop = (bi: number, v: Variant): boolean => {
@@ -197,6 +209,12 @@ export async function runPatchedVariants(model: GPT2, prepared: PreparedBatch[],
       const out = new Float64Array(chunk.length).fill(mean(base.ld));
       const live = chunk.map((_, i) => i).filter((i) => !isNoop(bi, chunk[i]));
       stats.skipped += chunk.length - live.length;
+      const v0 = start % nV;
+      const B = p.batch.n;
+      if (rows) {
+        rowItems += chunk.length;
+        for (let i = 0; i < chunk.length; i++) for (let b = 0; b < B; b++) rows[(rowStart[bi] + b) * nV + v0 + i] = base.ld[b];
+      }
       if (!live.length) return out;
       const copiesVariants = live.map((i) => chunk[i]);
       const plans: Record<string, HookPlan[]> = {};
@@ -211,6 +229,7 @@ export async function runPatchedVariants(model: GPT2, prepared: PreparedBatch[],
       stats.copiesPerPass.push(live.length);
       const means = copyMeans(ld!, p.batch.n);
       live.forEach((i, k) => (out[i] = means[k]));
+      if (rows) live.forEach((i, k) => { for (let b = 0; b < B; b++) rows[(rowStart[bi] + b) * nV + v0 + i] = ld![k * B + b]; });
       return out;
     },
   }, o.sweep);
@@ -218,7 +237,7 @@ export async function runPatchedVariants(model: GPT2, prepared: PreparedBatch[],
   const values = new Float64Array(nV);
   for (let v = 0; v < nV; v++) values[v] = weightedMean(prepared.map((_, bi) => perBatch[bi * nV + v]), prepared.map((p) => p.batch));
   stats.ms = performance.now() - t0;
-  return { values, stats };
+  return { values, stats, ...(rows && rowItems === prepared.length * nV ? { rows } : {}) };
 }
 
 export function ldMetric(form: 'value' | 'normalised', description: string, clean: number, corrupt: number): ScoreMetric {
@@ -290,7 +309,7 @@ export async function activationPatchingPrepared(model: GPT2, prepared: Prepared
     ...promptSettings(set), ...modelSettings(model),
   };
   const key = sweepKey('activation', settings, model, set);
-  const { values, stats } = await runPatchedVariants(model, prepared, plan.comps.map((c) => c.variant), direction, { ...o, key });
+  const { values, stats, rows } = await runPatchedVariants(model, prepared, plan.comps.map((c) => c.variant), direction, { ...o, key });
   const patched = makeScores({
     method: `activation_patching/${o.target}`, axes: plan.axes, shape: plan.shape, labels: plan.labels,
     metric: ldMetric('value', `mean logit difference of the ${direction === 'noising' ? 'clean run with the corrupt' : 'corrupt run with the clean'} activation patched in`, clean, corrupt),
@@ -298,7 +317,12 @@ export async function activationPatchingPrepared(model: GPT2, prepared: Prepared
   });
   plan.comps.forEach((c, i) => (patched.values[flatIndex(plan.shape, c.coord)] = values[i]));
   const normalised = { ...patched, values: patched.values.map((v) => (v - corrupt) / (clean - corrupt)), metric: ldMetric('normalised', patched.metric.description!, clean, corrupt) };
-  return { patched, normalised, clean, corrupt, stats };
+  return { patched, normalised, clean, corrupt, stats, ...(rows ? { perPrompt: { components: plan.comps.length, patched: rows, clean: ldRows(prepared, 'clean'), corrupt: ldRows(prepared, 'corrupt') } } : {}) };
+}
+
+/** The unpatched run's per-prompt logit differences, in prompt order. */
+export function ldRows(prepared: PreparedBatch[], which: 'clean' | 'corrupt'): Float32Array {
+  return Float32Array.from(prepared.flatMap((p) => Array.from(p[which].ld)));
 }
 
 export function flatIndex(shape: number[], coord: number[]): number {

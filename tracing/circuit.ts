@@ -109,6 +109,12 @@ export async function faithfulness(ko: Knockout, circuit: Circuit): Promise<Fait
   return faithfulnessFrom(ko.fullModel(), await circuitPerformance(ko, circuit));
 }
 
+/** F(M) and F(C) of each prompt (prompt order): what a bootstrap of the faithfulness resamples. */
+export async function faithfulnessPerPrompt(ko: Knockout, circuit: Circuit): Promise<{ fModel: Float32Array; fCircuit: Float32Array }> {
+  checkCircuit(ko.model.config, circuit);
+  return { fModel: ko.fullModelPrompts(), fCircuit: (await ko.promptLDs([circuitSpec(circuit, [])]))[0] };
+}
+
 export interface CompletenessSample {
   kind: 'random' | 'class';
   K: string[]; // head labels "L.H"

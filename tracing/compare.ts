@@ -7,7 +7,7 @@ import { finitePairs, pearson, spearman } from './rank';
 import {
   CmapPair, ComparisonThresholds, HeadChange, HeadInfo, HeadRestoration, LineageComparison, MechanisticRestoration,
   Restoration, RESTORATION_LABELS, RestorationLabel, RESULTS_VERSION, StageDiff, StageRole, StageTrace,
-  type BranchComparison, type Interval,
+  type BranchComparison, type BranchIntervals, type Interval,
 } from './results';
 import { Rng } from '../ioi/rng';
 import { ScoresJson } from './scores';
@@ -53,6 +53,19 @@ export function topKShare(delta: ArrayLike<number>, k: number): number {
   const total = abs.reduce((s, x) => s + x, 0);
   if (total === 0) return 0;
   return abs.slice(0, k).reduce((s, x) => s + x, 0) / total;
+}
+
+/** topKShare for several k with one sort (the same numbers, summed in the same order). */
+export function topKShares(delta: ArrayLike<number>, ks: readonly number[]): number[] {
+  const abs = Float64Array.from(delta, Math.abs).filter(Number.isFinite).sort(); // ascending: the largest at the end
+  let total = 0;
+  for (let i = abs.length - 1; i >= 0; i--) total += abs[i];
+  return ks.map((k) => {
+    if (total === 0) return 0;
+    let top = 0;
+    for (let i = abs.length - 1; i >= Math.max(0, abs.length - k); i--) top += abs[i];
+    return top / total;
+  });
 }
 
 /** How one method's head map changed from stage `from` to stage `to`. */
@@ -161,18 +174,40 @@ export const BOOTSTRAP_SAMPLES = 2000;
 
 /** Percentile 95 % interval of `stat` over prompt resamples (the same resample for every stage of a branch). */
 export function bootstrapInterval(n: number, stat: (idx: Int32Array | null) => number, samples = BOOTSTRAP_SAMPLES, seed = 12345): Interval {
-  const value = stat(null);
+  return bootstrapIntervals(n, (idx) => [stat(idx)], samples, seed)[0];
+}
+
+/**
+ * Percentile 95 % intervals of several statistics, all from the same resamples of the n prompts (seeded: the same
+ * seed gives the same resamples, so every interval is reproducible). stat(null) is the value on all prompts.
+ */
+export function bootstrapIntervals(n: number, stat: (idx: Int32Array | null) => number[], samples = BOOTSTRAP_SAMPLES, seed = 12345): Interval[] {
+  const point = stat(null);
   const rng = new Rng(seed);
-  const values: number[] = [];
+  const values: number[][] = point.map(() => []);
   const idx = new Int32Array(n);
   for (let s = 0; s < samples; s++) {
     for (let i = 0; i < n; i++) idx[i] = rng.int(n);
-    const v = stat(idx);
-    if (Number.isFinite(v)) values.push(v);
+    stat(idx).forEach((v, j) => {
+      if (Number.isFinite(v)) values[j].push(v);
+    });
   }
-  values.sort((a, b) => a - b);
-  const q = (p: number) => (values.length ? values[Math.min(values.length - 1, Math.floor(p * values.length))] : NaN);
-  return { value, lo: q(0.025), hi: q(0.975) };
+  return point.map((value, j) => {
+    const vs = values[j].sort((a, b) => a - b);
+    const q = (p: number) => (vs.length ? vs[Math.min(vs.length - 1, Math.floor(p * vs.length))] : NaN);
+    return { value, lo: q(0.025), hi: q(0.975) };
+  });
+}
+
+/** Mean over the resampled prompts of per-prompt maps (one row per prompt). */
+function meanRowsAt(rows: readonly (readonly number[])[], idx: Int32Array): Float64Array {
+  const out = new Float64Array(rows[0].length);
+  for (let i = 0; i < idx.length; i++) {
+    const r = rows[idx[i]];
+    for (let h = 0; h < out.length; h++) out[h] += r[h] ?? NaN; // null (non-finite) cells stay NaN
+  }
+  for (let h = 0; h < out.length; h++) out[h] /= idx.length;
+  return out;
 }
 
 const meanAt = (xs: readonly number[], idx: Int32Array | null) => {
@@ -212,16 +247,54 @@ export function compareBranch(stages: StageTrace[], b: BranchRoles, primary: str
     counts: mechanistic[primary].counts,
     heads,
   };
-  const [lc, lx, lr] = [clean, corrupted, retrained].map((s) => s.metrics.logitDiffs);
-  if (lc && lx && lr && lc.length === lx.length && lc.length === lr.length && lc.length > 1) {
-    const n = lc.length;
-    out.intervals = {
-      ldClean: bootstrapInterval(n, (i) => meanAt(lc, i)),
-      ldCorrupted: bootstrapInterval(n, (i) => meanAt(lx, i)),
-      ldRetrained: bootstrapInterval(n, (i) => meanAt(lr, i)),
-      behavioural: bootstrapInterval(n, (i) => behaviouralRestoration(meanAt(lc, i), meanAt(lx, i), meanAt(lr, i))),
-      samples: BOOTSTRAP_SAMPLES,
-    };
+  const intervals = branchIntervals([clean, corrupted, retrained], out, t);
+  if (intervals) out.intervals = intervals;
+  return out;
+}
+
+/**
+ * The branch's headline numbers with prompt-bootstrap intervals, one resample of the prompts for all of them. Each
+ * interval's value is the headline number itself; the ones whose per-prompt values are missing are left out.
+ */
+function branchIntervals(triple: StageTrace[], b: BranchComparison, t: ComparisonThresholds): BranchIntervals | undefined {
+  const [lc, lx, lr] = triple.map((s) => s.metrics.logitDiffs);
+  if (!(lc && lx && lr && lc.length === lx.length && lc.length === lr.length && lc.length > 1)) return undefined;
+  const n = lc.length;
+  const rowsOk = (rows: readonly unknown[] | undefined) => rows?.length === n;
+  const maps = triple.map((s) => s.perPrompt?.headScores?.[b.method]);
+  const [mc, mx, mr] = maps.every(rowsOk) ? (maps as number[][][]) : [];
+  const ks = t.topK.map(String);
+  const faith = triple.slice(1).map((s) => {
+    const c = s.perPrompt?.circuit;
+    const ratio = s.circuit?.evaluation?.faithfulness.ratio;
+    return c && rowsOk(c.fModel) && rowsOk(c.fCircuit) && ratio !== undefined ? { ...c, ratio } : undefined;
+  });
+  const stat = (i: Int32Array | null): number[] => {
+    const ld = [meanAt(lc, i), meanAt(lx, i), meanAt(lr, i)];
+    const out = [...ld, behaviouralRestoration(ld[0], ld[1], ld[2])];
+    if (mc) {
+      if (!i) out.push(...ks.map((k) => b.localisation.topShare[k]), b.restoration.mechanistic[b.method].pearson);
+      else {
+        const [c, x, r] = [mc, mx, mr].map((rows) => meanRowsAt(rows, i));
+        const delta = x.map((v, h) => v - c[h]);
+        out.push(...topKShares(delta, t.topK), pearsonFinite(r, c));
+      }
+    }
+    for (const f of faith) if (f) out.push(i ? meanAt(f.fCircuit, i) / meanAt(f.fModel, i) : f.ratio);
+    return out;
+  };
+  const ivs = bootstrapIntervals(n, stat);
+  const [ldClean, ldCorrupted, ldRetrained, behavioural] = ivs.splice(0, 4);
+  const out: BranchIntervals = { ldClean, ldCorrupted, ldRetrained, behavioural, samples: BOOTSTRAP_SAMPLES };
+  if (mc) {
+    out.topShare = Object.fromEntries(ks.map((k, j) => [k, ivs[j]]));
+    out.mechanistic = ivs[ks.length];
+    ivs.splice(0, ks.length + 1);
+  }
+  if (faith.some((f) => f)) {
+    out.faithfulness = {};
+    if (faith[0]) out.faithfulness.corrupted = ivs.shift()!;
+    if (faith[1]) out.faithfulness.retrained = ivs.shift()!;
   }
   return out;
 }

@@ -183,6 +183,21 @@ export class Knockout {
 
   /** Mean logit difference over the set for each spec (several specs per forward pass). */
   async meanLD(specs: readonly KnockoutSpec[]): Promise<number[]> {
+    return (await this.batchLDs(specs)).map((arrs) => meanOver(arrs));
+  }
+
+  /** Each prompt's logit difference (prompt order) for each spec. */
+  async promptLDs(specs: readonly KnockoutSpec[]): Promise<Float32Array[]> {
+    return (await this.batchLDs(specs)).map((arrs) => Float32Array.from(arrs.flatMap((a) => Array.from(a))));
+  }
+
+  /** F(M) per prompt (prompt order). */
+  fullModelPrompts(): Float32Array {
+    return Float32Array.from(this.states.flatMap((s) => Array.from(s.prepared.clean.ld)));
+  }
+
+  /** Per spec, per batch: the batch's per-prompt logit differences. */
+  private async batchLDs(specs: readonly KnockoutSpec[]): Promise<Float32Array[][]> {
     const perSpec: Float32Array[][] = specs.map(() => []);
     const L = this.model.config.n_layer;
     const total = specs.length * this.states.length;
@@ -209,7 +224,7 @@ export class Knockout {
       active.forEach((i, v) => perSpec[i].push(lds[v]));
       await new Promise<void>((r) => setImmediate(r)); // let a heartbeat or cancel through between batches
     }
-    return perSpec.map((arrs) => meanOver(arrs));
+    return perSpec;
   }
 
   /** Per layer: z ← replacement where a copy's spec ablates (row, position, head), else its own value. */

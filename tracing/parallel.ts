@@ -13,7 +13,7 @@ import { hookName } from '../model/hook-names';
 import { JobHandle, JobHandlers, registerJob, startJob } from '../jobs/offthread';
 import { TraceBatch, TraceSet } from './batch';
 import {
-  ACTIVATION_TARGETS, ActivationPatchingOptions, PatchingResult, PatchingStats, activationPatching, activationPatchingPrepared, asSet,
+  ACTIVATION_TARGETS, ActivationPatchingOptions, PatchingResult, PatchingStats, activationPatching, activationPatchingPrepared, asSet, ldRows,
 } from './activation';
 import { DEFAULT_MEMORY_BUDGET_MB, PreparedBatch, disposePrepared, fitToBudget, prepareBatch } from './batched';
 import { SweepAbortedError, SweepState, emptySweepState } from './sweep';
@@ -69,6 +69,8 @@ interface LayerValues {
   unit: number;
   values: (number | null)[];
   stats: PatchingStats;
+  /** With options.perPrompt: the layer's per-prompt patched LDs [prompt × component of the layer]. */
+  rows?: Float32Array;
 }
 
 interface ShareInput {
@@ -185,7 +187,7 @@ async function sweepLayer(model: GPT2, prepared: PreparedBatch[], o: ActivationP
     ...o, layers: [layers[unit]], sweep: { save: (s) => void (saved = s), saveEvery: Number.MAX_SAFE_INTEGER },
   });
   if (!saved || saved.cursor !== saved.total) throw new Error(`parallel patching: layer ${layers[unit]} finished without a complete sweep state`);
-  return { unit, values: saved.values, stats: r.stats };
+  return { unit, values: saved.values, stats: r.stats, ...(r.perPrompt ? { rows: r.perPrompt.patched } : {}) };
 }
 
 /** Claims and computes layers until none is left or another thread failed. */
@@ -346,6 +348,15 @@ async function assemble(model: GPT2, prepared: PreparedBatch[], o: ActivationPat
   state.cursor = total;
   const loaded = state as SweepState;
   const r = await activationPatchingPrepared(model, prepared, { ...o, sweep: { load: () => loaded } });
+  if (o.perPrompt && layers.every((_, u) => byUnit.get(u)!.rows)) {
+    const N = prepared.reduce((a, p) => a + p.batch.n, 0);
+    const patched = new Float32Array(N * nV);
+    for (let u = 0; u < layers.length; u++) {
+      const rows = byUnit.get(u)!.rows!;
+      for (let n = 0; n < N; n++) for (let j = 0; j < perLayer; j++) patched[n * nV + u * perLayer + j] = rows[n * perLayer + j];
+    }
+    r.perPrompt = { components: nV, patched, clean: ldRows(prepared, 'clean'), corrupt: ldRows(prepared, 'corrupt') };
+  }
   // The sweep ran no pass here: the settings record the workers' pass sizes (the same object in both maps).
   r.patched.settings.copiesPerPass = [...new Set(stats.copiesPerPass)];
   r.normalised.settings.copiesPerPass = r.patched.settings.copiesPerPass;

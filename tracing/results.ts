@@ -53,8 +53,18 @@ export interface StageTrace {
     /** The experiment's configured circuits (trace.circuits), in config order. */
     configured?: CircuitEvaluation[];
   };
+  /** Per-prompt values the compare stage resamples for its bootstrap intervals (absent in older traces). */
+  perPrompt?: PerPromptValues;
   timingsMs: Record<string, number>;
   createdAt: string;
+}
+
+/** Per-prompt values in prompt order (the order of metrics.logitDiffs). */
+export interface PerPromptValues {
+  /** Head maps by method id, one [layer·head] row (layer-major) per prompt; their mean over prompts is the headScores map. */
+  headScores?: Record<string, number[][]>;
+  /** The re-found circuit (circuit.evaluation): F(M) and F(C) per prompt; faithfulness = mean F(C) / mean F(M). */
+  circuit?: { fModel: number[]; fCircuit: number[] };
 }
 
 export interface CircuitDiscovery {
@@ -220,5 +230,24 @@ export interface BranchComparison {
   /** Heads by label (primary method). */
   heads: Record<RestorationLabel, string[]>;
   /** 95 % intervals; absent when the traces hold no per-prompt values. */
-  intervals?: { ldClean: Interval; ldCorrupted: Interval; ldRetrained: Interval; behavioural: Interval; samples: number };
+  intervals?: BranchIntervals;
+}
+
+/**
+ * A branch's prompt-bootstrap intervals, every one from the same resamples of the prompts (jointly across the three
+ * stages). The LD ones need metrics.logitDiffs; topShare and mechanistic need perPrompt.headScores of the primary
+ * method in all three stages; faithfulness needs perPrompt.circuit of that stage.
+ */
+export interface BranchIntervals {
+  ldClean: Interval;
+  ldCorrupted: Interval;
+  ldRetrained: Interval;
+  behavioural: Interval;
+  /** Localisation: top-k share of Σ|Δ| (clean → corrupted), per k of thresholds.topK. */
+  topShare?: Record<string, Interval>;
+  /** Mechanistic restoration: Pearson of the retrained map with the clean map. */
+  mechanistic?: Interval;
+  /** Re-found circuit's faithfulness F(C)/F(M). */
+  faithfulness?: { corrupted?: Interval; retrained?: Interval };
+  samples: number;
 }

@@ -9,11 +9,11 @@ import { pathPatchingPrepared } from './path';
 import { hookName } from '../model/hook-names';
 import { DEFAULT_MEMORY_BUDGET_MB, PreparedBatch, disposePrepared, fitToBudget, prepareBatch } from './batched';
 import { TraceSet, tokensTensor, totalPrompts } from './batch';
-import { Circuit, CircuitEvaluation, circuitToJson, discoverCircuit, evaluateCircuit, isGpt2SmallShaped, MinimalityK, wangCircuit } from './circuit';
+import { Circuit, CircuitEvaluation, circuitToJson, discoverCircuit, evaluateCircuit, faithfulnessPerPrompt, isGpt2SmallShaped, MinimalityK, wangCircuit } from './circuit';
 import { directLogitAttribution } from './dla';
 import { activationPatchingParallel } from './parallel';
 import { Ablation, Knockout, knockoutSweep } from './knockout';
-import { RESULTS_VERSION, StageMetrics, StageRole, StageTrace } from './results';
+import { PerPromptValues, RESULTS_VERSION, StageMetrics, StageRole, StageTrace } from './results';
 import { Scores, scoresToJson } from './scores';
 import { DeterministicError } from '../errors/deterministic';
 
@@ -119,6 +119,11 @@ function asDelta(patched: Scores, clean: number): Scores {
   };
 }
 
+/** Each prompt's patched − clean logit difference per component: one row per prompt. */
+function promptDeltas(p: { components: number; patched: Float32Array; clean: Float32Array }): number[][] {
+  return Array.from(p.clean, (c, n) => Array.from(p.patched.subarray(n * p.components, (n + 1) * p.components), (v) => v - c));
+}
+
 /** Traces one stage's model on a trace set with the configured methods. */
 export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSettings): Promise<StageTrace> {
   const methods = settings.methods ?? [...TRACE_METHODS];
@@ -153,6 +158,7 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
 
   const metrics = await timed('metrics', () => stageMetrics(model, set));
   const maps: Partial<Record<TraceMethod, Scores>> = {};
+  const perPrompt: PerPromptValues = {};
   let dlaComponents: Record<string, number> | undefined;
   let attributionVsExact: number | undefined;
   const needKnockout = methods.includes('knockout') || !!circuitSettings;
@@ -170,8 +176,9 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
     for (const m of ordered) {
       maps[m] = await timed(m, async () => {
         if (m === 'activation') {
-          const r = await activationPatchingParallel(model, set, { target: 'head_z', direction: 'noising', memoryBudgetMB: settings.memoryBudgetMB },
+          const r = await activationPatchingParallel(model, set, { target: 'head_z', direction: 'noising', memoryBudgetMB: settings.memoryBudgetMB, perPrompt: true },
             { threads: settings.threads, prepared, onProgress: items });
+          if (r.perPrompt) perPrompt.headScores = { [METHOD_KEY.activation]: promptDeltas(r.perPrompt) };
           return asDelta(r.patched, r.clean);
         }
         if (m === 'attribution') {
@@ -207,7 +214,11 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
           if (!scores) throw new Error(`trace.circuit.discover.rankBy: method '${rankBy}' was not traced (methods: ${methods.join(', ')})`);
           const found = await discoverCircuit(ko, scores, { targetFraction: d.targetFraction, maxHeads: d.maxHeads });
           out.discovery = { ...found, circuit: circuitToJson(found.circuit) };
-          if (found.circuit.heads.length) out.evaluation = await evaluateCircuit(ko, found.circuit, evalOpts);
+          if (found.circuit.heads.length) {
+            out.evaluation = await evaluateCircuit(ko, found.circuit, evalOpts);
+            const rows = await faithfulnessPerPrompt(ko, found.circuit);
+            perPrompt.circuit = { fModel: Array.from(rows.fModel), fCircuit: Array.from(rows.fCircuit) };
+          }
         }
         const canReference = isGpt2SmallShaped(model.config) && set.every((b) => b.positions);
         if ((circuitSettings.reference ?? true) && canReference) {
@@ -243,6 +254,7 @@ export async function traceStage(model: GPT2, set: TraceSet, settings: TraceSett
       ...(dlaComponents ? { dlaComponents } : {}),
       ...(attributionVsExact !== undefined ? { attributionVsExact } : {}),
       ...(circuit ? { circuit } : {}),
+      ...(perPrompt.headScores || perPrompt.circuit ? { perPrompt } : {}),
       timingsMs,
       createdAt: new Date().toISOString(),
     };

@@ -205,6 +205,11 @@ test('a two-branch lineage shows the branches side by side with intervals and th
       assert.ok(r.cells[4].startsWith(`${formatNumber(b.behavioural.ldCorrupted)} [`), `LD corrupted with its interval: ${r.cells[4]}`);
       assert.match(r.cells[4], /\[.+, .+\]$/);
       assert.match(r.cells[7], /%.*\[.+%, .+%\]$/);
+      // localisation share, mechanistic correlation and faithfulness carry their intervals too
+      assert.match(r.cells[6], /^[\d.]+ ?% \[[\d.]+ ?%, [\d.]+ ?%\]$/, `top-k share with its interval: ${r.cells[6]}`);
+      assert.ok(r.cells[8].startsWith(`${formatNumber(b.pearson, 3)} [`), `Pearson with its interval: ${r.cells[8]}`);
+      assert.match(r.cells[9], /%.*\[.+%, .+%\]$/, `faithfulness with its interval: ${r.cells[9]}`);
+      for (const iv of [b.intervals!.topShare!['5'], b.intervals!.mechanistic!, b.intervals!.faithfulness!.retrained!]) assert.ok(iv.lo! < iv.hi!, `a real interval: ${JSON.stringify(iv)}`);
       assert.ok(b.intervals!.ldCorrupted.lo! < b.intervals!.ldCorrupted.hi!, 'a real interval');
     }
     assert.notEqual(rows[0].cells[4], rows[1].cells[4], 'the branches differ');

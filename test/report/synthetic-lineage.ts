@@ -15,7 +15,7 @@ import type { LineageProgress, LineageResult, StageKind, StageOutput } from '../
 import type { ArtifactRef } from '../../store/artifact-ref';
 import type { CircuitEvaluation } from '../../tracing/circuit';
 import { compareStages } from '../../tracing/compare';
-import type { CmapPair, LineageComparison, StageMetrics, StageRole, StageTrace } from '../../tracing/results';
+import type { CmapPair, LineageComparison, PerPromptValues, StageMetrics, StageRole, StageTrace } from '../../tracing/results';
 import type { ScoresJson } from '../../tracing/scores';
 
 export const N_LAYER = 3;
@@ -87,6 +87,25 @@ function evaluation(label: string, heads: string[]): CircuitEvaluation {
   };
 }
 
+/** Zero-mean per-prompt noise (32 prompts), deterministic. */
+function promptNoise(seed: number, scale: number): number[] {
+  const xs = Array.from({ length: 32 }, (_, p) => Math.sin(2.3 * p + seed) * scale);
+  const m = xs.reduce((a, x) => a + x, 0) / xs.length;
+  return xs.map((x) => x - m);
+}
+
+/** Per-prompt head maps and circuit values around the stage's means (for the localisation, restoration and faithfulness intervals). */
+function perPromptOf(label: string, activation: number[], evaluation: CircuitEvaluation): PerPromptValues {
+  const cells = activation.map((_, h) => promptNoise(h + label.length, 0.3));
+  const lds = metricsOf(label).logitDiffs!;
+  const ratio = evaluation.faithfulness.ratio;
+  const fNoise = promptNoise(label.length, 0.2);
+  return {
+    headScores: { 'activation_patching/head_z': lds.map((_, p) => activation.map((v, h) => v + cells[h][p])) },
+    circuit: { fModel: lds, fCircuit: lds.map((ld, p) => ratio * ld + fNoise[p]) },
+  };
+}
+
 function roleOf(label: string): StageRole {
   return label === 'base' ? 'base' : label.startsWith('corrupt') ? 'corrupted' : label.startsWith('retrain') ? 'retrained' : 'clean';
 }
@@ -94,6 +113,7 @@ function roleOf(label: string): StageRole {
 export function stageTrace(label: string, i: number): StageTrace {
   const headScores = Object.fromEntries(METHODS.map((m, j) => [m, headMap(m, label, 100 * i + j + 1)]));
   const heads = label === 'corrupt' ? ['2.1', '2.3'] : ['2.1', '2.3', '1.2', '0.3'];
+  const evaluated = evaluation(label, heads);
   return {
     schema: 'plasticity.stage-trace',
     version: 1,
@@ -107,8 +127,9 @@ export function stageTrace(label: string, i: number): StageTrace {
     attributionVsExact: 0.91 - 0.01 * i,
     circuit: {
       discovery: { rankedBy: 'activation_patching/head_z', targetFraction: 0.8, reached: label !== 'corrupt', fModel: 1, fCircuit: 0.85, ratio: 0.85, circuit: { name: `found-${label}`, heads: heads.map((head) => ({ head, positions: 'all' })) }, trajectory: [] },
-      evaluation: evaluation(label, heads),
+      evaluation: evaluated,
     },
+    perPrompt: perPromptOf(label, headScores['activation_patching/head_z'].values as number[], evaluated),
     timingsMs: { metrics: 120, activation: 900, knockout: 1500, dla: 80 },
     createdAt: '2025-01-01T00:00:00.000Z',
   };

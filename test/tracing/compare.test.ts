@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GPT2_SMALL } from '../../model/config';
-import { behaviouralRestoration, compareStages, diffMaps, mechanisticRestoration, topKShare } from '../../tracing/compare';
+import { behaviouralRestoration, compareStages, diffMaps, mechanisticRestoration, topKShare, topKShares } from '../../tracing/compare';
 import { StageMetrics, StageRole, StageTrace } from '../../tracing/results';
 import { ScoresJson } from '../../tracing/scores';
 import { pearson } from '../../tracing/rank';
@@ -96,4 +96,78 @@ test('compareStages: adjacent diffs, localisation, restoration and the "behaviou
   // different prompts cannot be compared
   assert.throws(() => compareStages({ stages: [stages[0], stage('x', 'corrupted', 0, corrupted, 'p2')] }), /different prompts/);
   assert.throws(() => compareStages({ stages, primaryMethod: 'dla/head' }), /primaryMethod: 'dla\/head'/);
+});
+
+// Two corruption branches with per-prompt values: every headline number of a branch gets a bootstrap interval.
+const PROMPTS = 40;
+/** Zero-mean noise per prompt (deterministic), so the per-prompt rows average to the map exactly (up to rounding). */
+function centred(seed: number, scale: number): number[] {
+  const xs = Array.from({ length: PROMPTS }, (_, p) => Math.sin(1.3 * p + 0.7 * seed) * scale);
+  const m = xs.reduce((a, x) => a + x, 0) / PROMPTS;
+  return xs.map((x) => x - m);
+}
+function perPromptStage(name: string, role: StageRole, ld: number, scores: ScoresJson, o: { noise?: number; faithfulness?: number } = {}): StageTrace {
+  const s = stage(name, role, ld, scores);
+  const noise = o.noise ?? 0.2;
+  const logitDiffs = centred(name.length, 0.5).map((x) => ld + x);
+  s.metrics = { ...s.metrics, n: PROMPTS, logitDiffs };
+  const cells = (scores.values as number[]).map((_, h) => centred(h + name.length, noise));
+  s.perPrompt = { headScores: { [scores.method]: logitDiffs.map((_, p) => (scores.values as number[]).map((v, h) => v + cells[h][p])) } };
+  if (o.faithfulness !== undefined) {
+    const fNoise = centred(name.length + 1, noise);
+    const fCircuit = logitDiffs.map((x, p) => o.faithfulness! * x + fNoise[p]);
+    const fc = fCircuit.reduce((a, x) => a + x, 0) / PROMPTS;
+    const fm = logitDiffs.reduce((a, x) => a + x, 0) / PROMPTS;
+    s.circuit = { evaluation: { circuit: { name: 'found', heads: [] }, ablation: 'mean', faithfulness: { fModel: fm, fCircuit: fc, ratio: fc / fm, wang: 0, gap: 0 } } };
+    s.perPrompt.circuit = { fModel: logitDiffs, fCircuit };
+  }
+  return s;
+}
+
+test('compareStages with two branches: intervals for LD, localisation share, restoration and faithfulness, reproducible', () => {
+  const mild = map({ '9.9': -2, '9.6': -2, '10.7': 1 });
+  const stages = [
+    perPromptStage('clean', 'clean', 3, clean),
+    perPromptStage('corrupt-a', 'corrupted', -5, corrupted, { faithfulness: 0.4 }),
+    perPromptStage('retrain-a', 'retrained', 2, retrained, { faithfulness: 0.9 }),
+    perPromptStage('corrupt-b', 'corrupted', 1, mild, { faithfulness: 0.7, noise: 0.8 }),
+    perPromptStage('retrain-b', 'retrained', 2.5, clean, { faithfulness: 0.95, noise: 0.8 }),
+  ];
+  const branches = [
+    { name: 'a', clean: 'clean', corrupted: 'corrupt-a', retrained: 'retrain-a' },
+    { name: 'b', clean: 'clean', corrupted: 'corrupt-b', retrained: 'retrain-b' },
+  ];
+  const out = compareStages({ stages, branches, createdAt: 't' });
+  const delta = (corrupted.values as number[]).map((v, i) => v - (clean.values as number[])[i] + 0.01 * Math.sin(i));
+  assert.deepEqual(topKShares([...delta, NaN], [1, 3, 5, 200]), [1, 3, 5, 200].map((k) => topKShare([...delta, NaN], k)), 'one sort, the same shares');
+  const widths: Record<string, number> = {};
+  for (const b of out.branches!) {
+    const iv = b.intervals!;
+    assert.ok(iv, `${b.name}: intervals`);
+    assert.deepEqual(Object.keys(iv.topShare!), ['1', '3', '5', '10'], `${b.name}: a share interval per k`);
+    for (const [k, s] of Object.entries(iv.topShare!)) {
+      assert.equal(s.value, b.localisation.topShare[k], 'the value is the headline share');
+      assert.ok(s.lo >= 0 && s.lo <= s.hi && s.hi <= 1, `${b.name} top-${k}: ${JSON.stringify(s)}`);
+    }
+    assert.ok(iv.topShare!['1'].lo < iv.topShare!['1'].hi, 'noisy prompts: a real interval');
+    assert.equal(iv.mechanistic!.value, b.restoration.mechanistic[b.method].pearson);
+    assert.ok(iv.mechanistic!.lo < iv.mechanistic!.hi && iv.mechanistic!.hi <= 1);
+    assert.equal(iv.faithfulness!.retrained!.value, b.faithfulness.retrained);
+    assert.equal(iv.faithfulness!.corrupted!.value, b.faithfulness.corrupted);
+    for (const f of [iv.faithfulness!.corrupted!, iv.faithfulness!.retrained!]) assert.ok(f.lo <= f.value && f.value <= f.hi, JSON.stringify(f));
+    assert.equal(iv.behavioural.value, b.restoration.behavioural.fraction);
+    widths[b.name] = iv.faithfulness!.retrained!.hi - iv.faithfulness!.retrained!.lo;
+  }
+  assert.ok(widths.b > 2 * widths.a, `4× the per-prompt noise widens the faithfulness interval (${widths.a} vs ${widths.b})`);
+  // the two branches' faithfulness intervals after retraining are told apart (0.9 vs 0.95 with little noise on a)
+  assert.ok(Math.abs(out.branches![0].intervals!.faithfulness!.retrained!.value - 0.9) < 1e-9);
+  // recomputing (a resumed compare) gives the same intervals
+  assert.deepEqual(compareStages({ stages, branches, createdAt: 't' }).branches!.map((b) => b.intervals), out.branches!.map((b) => b.intervals));
+  // traces without per-prompt head scores or circuit values: only the LD intervals, unchanged
+  const bare = stages.map((s) => ({ ...s, perPrompt: undefined }));
+  const old = compareStages({ stages: bare, branches, createdAt: 't' }).branches![0].intervals!;
+  assert.equal(old.topShare, undefined);
+  assert.equal(old.mechanistic, undefined);
+  assert.equal(old.faithfulness, undefined);
+  for (const k of ['ldClean', 'ldCorrupted', 'ldRetrained', 'behavioural'] as const) assert.deepEqual(old[k], out.branches![0].intervals![k]);
 });

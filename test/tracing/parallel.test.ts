@@ -63,6 +63,41 @@ test('parallel patching equals the single-thread sweep (workers only, and caller
   }
 });
 
+test('per-prompt patched values: they average to the map, the same from worker threads, absent after a resume', async () => {
+  await initBackend('wasm');
+  const model = randomModel(11, CONFIG);
+  const set = [randomBatch(1, 3, 8, CONFIG.vocab, [2, 5]), randomBatch(2, 2, 6, CONFIG.vocab, [1, 3])];
+  const o: ActivationPatchingOptions = { target: 'head_z', perPrompt: true, maxCopies: 3 };
+  try {
+    const single = await activationPatching(model, set, o);
+    const pp = single.perPrompt!;
+    const nV = CONFIG.n_layer * CONFIG.n_head;
+    assert.equal(pp.components, nV);
+    assert.equal(pp.patched.length, 5 * nV);
+    assert.equal(pp.clean.length, 5);
+    const avg = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, x) => a + x, 0) / xs.length;
+    assert.ok(Math.abs(avg(pp.clean) - single.clean) < 1e-5 && Math.abs(avg(pp.corrupt) - single.corrupt) < 1e-5);
+    for (let v = 0; v < nV; v++) {
+      const m = avg(Array.from({ length: 5 }, (_, n) => pp.patched[n * nV + v]));
+      assert.ok(Math.abs(m - single.patched.values[v]!) < 1e-5, `component ${v}: per-prompt mean ${m} vs ${single.patched.values[v]}`);
+    }
+    for (const threads of [{ threads: 2, callerComputes: false }, { threads: 2 }]) {
+      const par = await activationPatchingParallel(model, set, o, threads);
+      assertSameResult(par, single, `perPrompt ${JSON.stringify(threads)}`);
+      assert.deepEqual(Array.from(par.perPrompt!.patched), Array.from(pp.patched), 'per-prompt values bit for bit');
+    }
+    assert.equal((await activationPatching(model, set, { ...o, perPrompt: false })).perPrompt, undefined);
+    // a resumed sweep did not compute the loaded chunks: no per-prompt values rather than partial ones
+    let saved: import('../../tracing/sweep').SweepState | undefined;
+    await activationPatching(model, set, { ...o, sweep: { save: (st) => void (saved = st) } });
+    const resumed = await activationPatching(model, set, { ...o, sweep: { load: () => saved } });
+    assert.deepEqual(Array.from(resumed.patched.values), Array.from(single.patched.values));
+    assert.equal(resumed.perPrompt, undefined);
+  } finally {
+    model.dispose();
+  }
+});
+
 test('a failing worker thread surfaces as an error naming the thread', async () => {
   await initBackend('wasm');
   const model = randomModel(3, CONFIG);

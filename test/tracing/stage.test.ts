@@ -50,6 +50,18 @@ test('traceStage: metrics and every head map agree with the Python reference', a
   assert.ok(trace.circuit!.evaluation!.faithfulness.fModel === trace.circuit!.discovery!.fModel);
   assert.equal(trace.circuit!.reference, undefined, "Wang's circuit only for GPT-2-small-shaped models");
   assert.equal(trace.prompts.fingerprint, traceSetFingerprint(set));
+  // per-prompt values for the compare stage's bootstrap: they average to the headline numbers
+  const rows = trace.perPrompt!.headScores!['activation_patching/head_z'];
+  assert.equal(rows.length, 8);
+  for (let i = 0; i < 8; i++) {
+    assert.equal(rows[i].length, 8);
+    const m = rows.reduce((a, r) => a + r[i], 0) / rows.length;
+    assert.ok(Math.abs(m - act.values[i]!) < 1e-5, `per-prompt mean ${m} vs map ${act.values[i]}`);
+  }
+  const pc = trace.perPrompt!.circuit!;
+  const avg = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+  assert.ok(Math.abs(avg(pc.fCircuit) / avg(pc.fModel) - trace.circuit!.evaluation!.faithfulness.ratio) < 1e-9, 'F(C)/F(M) from the per-prompt values');
+  pc.fModel.forEach((f, p) => assert.ok(Math.abs(f - trace.metrics.logitDiffs![p]) < 1e-4, `F(M) of prompt ${p} is its logit difference`));
   // the artifact is plain JSON
   const json = JSON.parse(JSON.stringify(trace));
   assert.deepEqual(json.headScores['dla/head'].shape, [2, 4]);

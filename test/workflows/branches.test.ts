@@ -48,12 +48,18 @@ test('three corruption branches run, are traced and compared side by side; a rer
     for (const iv of [b.intervals.ldClean, b.intervals.ldCorrupted, b.intervals.ldRetrained]) assert.ok(iv.lo <= iv.value && iv.value <= iv.hi, JSON.stringify(iv));
     assert.ok(Math.abs(b.intervals.ldCorrupted.value - b.restoration.behavioural.ldCorrupted) < 1e-9, 'the interval is around the reported mean');
     assert.ok(b.intervals.behavioural.lo <= b.intervals.behavioural.hi);
+    // the localisation share and the mechanistic restoration too (per-prompt activation patching in the traces)
+    const share = b.intervals.topShare?.['2'];
+    assert.ok(share && share.value === b.localisation.topShare['2'] && share.lo <= share.hi, `${b.name} top-2 share: ${JSON.stringify(share)}`);
+    assert.equal(b.intervals.mechanistic?.value, b.restoration.mechanistic[b.method].pearson);
     assert.ok(Number.isFinite(b.localisation.topShare['2']));
     assert.equal(Object.values(b.counts).reduce((a, x) => a + x, 0), 2, 'every head of the 1×2 model is labelled');
   }
   assert.equal(cmp.branches![0].transform, 'subject');
   assert.equal(cmp.branches![2].rate, 0.5);
   assert.equal(result.headline['branch.name-moving-r0.5.ld_corrupted'], cmp.branches![2].restoration.behavioural.ldCorrupted);
+  const shareIv = cmp.branches![2].intervals!.topShare!['2'];
+  assert.deepEqual([result.headline['branch.name-moving-r0.5.localisation.top2_share.lo'], result.headline['branch.name-moving-r0.5.localisation.top2_share.hi']], [shareIv.lo, shareIv.hi], 'the headline carries the intervals');
 
   // progress: the branch stages carry their branch; the UI's details group them
   const progress = await started.handle.query(progressQuery);
