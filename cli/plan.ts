@@ -2,8 +2,9 @@
 // and whether the store holds it — from activities/stage-plan.ts, i.e. lineage/stages.ts with the real stage-cache
 // lookups — plus an estimated time per stage and the store growth. Cost model: matmul FLOPs of the stage (forward
 // FLOPs per token, bench/training.ts, × tokens × passes; training = 3× forward) ÷ this machine's throughput on the
-// config's backend (three training steps of bench/training.ts's tiny shape), then scaled per stage kind by measured/estimated time of the stages
-// the store already holds (the timings of earlier runs). Stages several points share are counted once.
+// config's backend (cli/throughput.ts: measured once per machine and kernel, then cached), then scaled per stage kind
+// by measured/estimated time of the stages the store already holds (the timings of earlier runs). Stages several
+// points share are counted once.
 import { forwardFlopsPerToken } from '../bench/training';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
@@ -15,6 +16,9 @@ import type { ModelConfig } from '../model/config';
 import { buildIoiVocab } from '../ioi/corpus';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openStore } from '../store/open';
+import { codeVersion } from '../temporal/lineage-client';
+import { machineThroughput, type Throughput } from './throughput';
 
 export interface PlanRow extends PlannedRun {
   point: number;
@@ -38,6 +42,8 @@ export interface PlanSummary {
   storeBytes: number;
   /** GFLOP/s measured here, and the per-kind calibration factors from the store's timings. */
   throughputGflops: number;
+  /** When the throughput came from the cache: when it was measured. */
+  throughputMeasuredAt?: string;
   calibration: Record<string, { factor: number; from: number }>;
 }
 
@@ -84,27 +90,21 @@ export function stageGflop(config: ExperimentConfig, stage: string, c: ModelConf
   return 0;
 }
 
-/** Effective GFLOP/s of a real training step (bench/training.ts, its tiny shape) on the config's backend. */
-export async function measureThroughput(backend: ExperimentConfig['backend']): Promise<number> {
-  const { initBackend } = await import('../model/engine');
-  const { benchTrainStep, TRAIN_SHAPES } = await import('../bench/training');
-  const name = await initBackend(backend);
-  const r = await benchTrainStep(name, TRAIN_SHAPES[0], 3);
-  return Number(r.effective_gflops);
-}
-
 function seconds(out: PlannedRun['output']): number | undefined {
   if (!out?.startedAt || !out.finishedAt) return undefined;
   const s = (Date.parse(out.finishedAt) - Date.parse(out.startedAt)) / 1000;
   return Number.isFinite(s) && s > 0 ? s : undefined;
 }
 
-/** Plans every config against the store; `throughputGflops` skips the benchmark (tests). */
+/**
+ * Plans every config against the store. Throughput: `throughputGflops` if given (tests), else this machine's from the
+ * throughput cache (cli/throughput.ts), measured once per machine and kernel; `remeasure` measures it anew.
+ */
 export async function planConfigs(
   store: ArtifactStore,
   configs: ExperimentConfig[],
   codeVersion: string,
-  opts: { throughputGflops?: number } = {},
+  opts: { throughputGflops?: number; remeasure?: boolean } = {},
 ): Promise<PlanSummary> {
   const rows: PlanRow[] = [];
   const firstByKey = new Map<string, number>();
@@ -126,7 +126,11 @@ export async function planConfigs(
       rows.push(row);
     }
   }
-  const throughputGflops = opts.throughputGflops ?? (await measureThroughput(configs[0]?.backend ?? 'auto'));
+  const throughput: Throughput =
+    opts.throughputGflops !== undefined
+      ? { gflops: opts.throughputGflops, measuredAt: '', cached: false }
+      : await machineThroughput(configs[0]?.backend ?? 'auto', { remeasure: opts.remeasure });
+  const throughputGflops = throughput.gflops;
   // calibration per kind from stages the store holds: measured seconds vs the FLOP estimate
   const calibration: PlanSummary['calibration'] = {};
   const overhead = 2; // seconds of fixed cost per stage (activity start, store I/O)
@@ -152,6 +156,7 @@ export async function planConfigs(
     estimateSeconds: missing.reduce((a, r) => a + (r.estimateSeconds ?? 0), 0),
     storeBytes: missing.reduce((a, r) => a + (r.storeBytes ?? 0), 0),
     throughputGflops,
+    ...(throughput.cached ? { throughputMeasuredAt: throughput.measuredAt } : {}),
     calibration,
   };
 }
@@ -172,7 +177,16 @@ export function formatBytes(n: number): string {
 
 /** `plan: 11 stages, 4 cached, 7 to run, ≈ 3.2 min, store +12 MB` — also printed by `run` before it starts. */
 export function planLine(p: PlanSummary): string {
-  return `plan: ${p.stages} stages, ${p.cached} cached, ${p.missing} to run, ≈ ${formatSeconds(p.estimateSeconds)}, store +${formatBytes(p.storeBytes)} (${p.throughputGflops.toFixed(1)} GFLOP/s measured${Object.keys(p.calibration).length ? `, calibrated on ${Object.values(p.calibration).reduce((a, c) => a + c.from, 0)} stored stages` : ''})`;
+  return `plan: ${p.stages} stages, ${p.cached} cached, ${p.missing} to run, ≈ ${formatSeconds(p.estimateSeconds)}, store +${formatBytes(p.storeBytes)} (${p.throughputGflops < 1 ? p.throughputGflops.toPrecision(2) : p.throughputGflops.toFixed(1)} GFLOP/s measured${p.throughputMeasuredAt ? ` ${p.throughputMeasuredAt.slice(0, 16).replace('T', ' ')} UTC, cached` : ''}${Object.keys(p.calibration).length ? `, calibrated on ${Object.values(p.calibration).reduce((a, c) => a + c.from, 0)} stored stages` : ''})`;
+}
+
+/** The plan's one-line summary of these configs against their store; a plan that fails does not stop the run. */
+export async function planSummaryLine(configs: ExperimentConfig[]): Promise<string> {
+  try {
+    return planLine(await planConfigs(openStore(configs[0].store), configs, codeVersion()));
+  } catch (err) {
+    return `plan: unavailable (${(err as Error).message})`;
+  }
 }
 
 export function planTable(p: PlanSummary, labels: string[]): string {

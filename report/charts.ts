@@ -247,17 +247,24 @@ export function lineageGraph(id: string, stages: ReportStage[], edges: { from: s
   };
 }
 
+/** The frame of a loss-over-steps chart; `xAxis` adds to the step axis. */
+function lossFrame(xAxis: Record<string, unknown>): Record<string, unknown> {
+  return {
+    animation: false,
+    grid: { left: 52, right: 18, top: 28, bottom: 36 },
+    tooltip: { trigger: 'axis', confine: true },
+    xAxis: { name: 'step', nameLocation: 'middle', nameGap: 22, ...xAxis },
+    yAxis: { type: 'value', name: 'loss', scale: true },
+  };
+}
+
 export function lossChart(id: string, stage: string, points: { step: number; loss: number }[], marks: { label: string; step: number }[]): ChartSpec {
   return {
     id,
     kind: 'line',
     height: 220,
     option: {
-      animation: false,
-      grid: { left: 52, right: 18, top: 28, bottom: 36 },
-      tooltip: { trigger: 'axis', confine: true },
-      xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 22, min: 'dataMin', max: 'dataMax' },
-      yAxis: { type: 'value', name: 'loss', scale: true },
+      ...lossFrame({ type: 'value', min: 'dataMin', max: 'dataMax' }),
       series: [
         {
           name: `${stage} loss`,
@@ -270,6 +277,25 @@ export function lossChart(id: string, stage: string, points: { step: number; los
             ? { symbol: 'none', silent: true, lineStyle: { color: '#999', type: 'dashed' }, label: { formatter: '{b}', fontSize: 10 }, data: marks.map((m) => ({ name: m.label, xAxis: m.step })) }
             : undefined,
         },
+      ],
+    },
+  };
+}
+
+/** Mean loss over steps with a ±1 std band (stacked: mean − std, then 2·std shaded). */
+export function lossBandChart(id: string, curve: { stage: string; steps: number[]; mean: number[]; std: number[] }): ChartSpec {
+  const lower = curve.mean.map((m, i) => m - (curve.std[i] || 0));
+  const width = curve.std.map((s) => 2 * (s || 0));
+  return {
+    id,
+    kind: 'line',
+    height: 220,
+    option: {
+      ...lossFrame({ type: 'category', data: curve.steps, boundaryGap: false }),
+      series: [
+        { name: 'mean − std', type: 'line', data: lower, stack: 'band', lineStyle: { opacity: 0 }, showSymbol: false },
+        { name: '±1 std', type: 'line', data: width, stack: 'band', lineStyle: { opacity: 0 }, areaStyle: { color: '#9ecae1', opacity: 0.5 }, showSymbol: false },
+        { name: `${curve.stage} loss (mean)`, type: 'line', data: curve.mean, showSymbol: false, lineStyle: { width: 1.6 }, color: '#2166ac' },
       ],
     },
   };

@@ -193,7 +193,7 @@ function chartDiv(spec: ChartSpec): string {
 }
 
 /** A chart with a caption; fixed-width charts fix the figure's width so long captions wrap instead of widening it. */
-function figure(spec: ChartSpec, caption: string): string {
+export function figure(spec: ChartSpec, caption: string): string {
   const style = spec.width ? ` style="width:${spec.width + 10}px"` : '';
   return `<figure class="fig"${style}>${caption ? `<figcaption>${caption}</figcaption>` : ''}${chartDiv(spec)}</figure>`;
 }

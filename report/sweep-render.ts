@@ -2,43 +2,12 @@
 // the inlined ECharts bundle and page script): per setting the headline numbers as mean ± std across seeds, the
 // traced models' metrics, loss curves (mean and ±1 std band), and the head maps' mean, std and stability band.
 import { clientScript, echartsScript, reportCss } from './assets';
-import { cellSize, heatmap, symmetricScale, type ChartSpec } from './charts';
+import { cellSize, heatmap, lossBandChart, symmetricScale, type ChartSpec } from './charts';
 import { escapeHtml as h, formatNumber as num, formatTime, scriptJson } from './format';
+import { figure } from './render';
 import type { SettingAggregate, Spread, SweepData } from './sweep-aggregate';
 
 const pm = (s: Spread | undefined) => (!s || s.mean === null ? '—' : `${num(s.mean)} ± ${num(s.std, 2)} <span class="muted">(n=${s.n})</span>`);
-
-function chartDiv(spec: ChartSpec): string {
-  const width = spec.width ? `width:${spec.width}px;` : 'width:100%;';
-  return `<div id="${spec.id}" class="chart" data-chart="${spec.kind}" style="${width}height:${spec.height}px"></div>`;
-}
-
-function figure(spec: ChartSpec, caption: string): string {
-  const style = spec.width ? ` style="width:${spec.width + 10}px"` : '';
-  return `<figure class="fig"${style}><figcaption>${caption}</figcaption>${chartDiv(spec)}</figure>`;
-}
-
-function lossBand(id: string, c: SettingAggregate['lossCurves'][number]): ChartSpec {
-  const lower = c.mean.map((m, i) => m - (c.std[i] || 0));
-  const width = c.std.map((s) => 2 * (s || 0));
-  return {
-    id,
-    kind: 'line',
-    height: 220,
-    option: {
-      animation: false,
-      grid: { left: 52, right: 18, top: 28, bottom: 36 },
-      tooltip: { trigger: 'axis', confine: true },
-      xAxis: { type: 'category', data: c.steps, name: 'step', nameLocation: 'middle', nameGap: 22, boundaryGap: false },
-      yAxis: { type: 'value', name: 'loss', scale: true },
-      series: [
-        { name: 'mean − std', type: 'line', data: lower, stack: 'band', lineStyle: { opacity: 0 }, showSymbol: false },
-        { name: '±1 std', type: 'line', data: width, stack: 'band', lineStyle: { opacity: 0 }, areaStyle: { color: '#9ecae1', opacity: 0.5 }, showSymbol: false },
-        { name: `${c.stage} loss (mean)`, type: 'line', data: c.mean, showSymbol: false, lineStyle: { width: 1.6 }, color: '#2166ac' },
-      ],
-    },
-  };
-}
 
 function settingSection(s: SettingAggregate, i: number, charts: ChartSpec[]): string {
   const headline = Object.entries(s.headline)
@@ -49,7 +18,7 @@ function settingSection(s: SettingAggregate, i: number, charts: ChartSpec[]): st
     .map(([label, ms]) => `<tr><td><b>${h(label)}</b></td>${metricNames.map((n) => `<td class="num">${pm(ms[n])}</td>`).join('')}</tr>`)
     .join('');
   const losses = s.lossCurves.filter((c) => c.steps.length > 1).map((c, j) => {
-    const spec = lossBand(`sweep-${i}-loss-${j}`, c);
+    const spec = lossBandChart(`sweep-${i}-loss-${j}`, c);
     charts.push(spec);
     return figure(spec, `${h(c.stage)}: loss, mean across seeds with a ±1 std band`);
   });

@@ -1,7 +1,8 @@
 // `plasticity run [CONFIG] [--set key=value]... [--detach] [--json] [--no-worker] [--queue-prefix P]`
 // Starts a lineage: validates the config here first (exit 2 naming the field), finds or starts a Temporal server
 // and, when the server is local, runs the workers in this process (see cli/lineage-session.ts for the rule),
-// prints the workflow id and Web UI link, then shows live progress until the run closes and prints a summary.
+// prints the plan's one-line summary (cli/plan.ts: stages to run / cached, estimated time, store growth), the
+// workflow id and Web UI link, then shows live progress until the run closes and prints a summary.
 // Without CONFIG it runs configs/default.yaml (the defaults). Exit code: 0 completed (or started, with --detach),
 // 1 failed, 2 bad config/usage, 4 cancelled/terminated, 5 server unreachable, 130 interrupted (run goes on).
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import { CliError, EXIT } from '../errors';
 import { EXIT_INTERRUPTED, presentRun } from '../launch';
 import { openSession } from '../lineage-session';
 import { queuePrefix, queuesFor } from '../options';
+import { planSummaryLine } from '../plan';
 import { DEFAULT_QUEUE_PREFIX } from '../../contract/lineage';
 
 export interface RunOptions {
@@ -77,6 +79,7 @@ export function register(program: Command): void {
       log(`config ${loaded.source}: experiment ${loaded.config.name} (hash ${loaded.hash.slice(0, 8)}), store ${loaded.config.store}`);
       const session = await openSession({ detach: !!opts.detach, worker: opts.worker, log });
       try {
+        log(await planSummaryLine([loaded.config])); // once the server is known to answer: a plan may measure for seconds
         const prefix = runQueuePrefix(opts.queuePrefix, session.workerHere);
         const queues = queuesFor(prefix);
         await session.provideWorker(prefix, queues);

@@ -2,23 +2,30 @@
 // parent workflow runs every grid point (the cartesian product of the --grid flags and the config's `sweep.grid`)
 // as a child lineage, at most N at a time, sharing identical stages through the stage cache. Prints the plan line
 // first, then follows the sweep until it closes and prints each point's state and the aggregate report.
+import * as fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import { checkConfigResources } from '../../config/check';
 import { ConfigError } from '../../config/load';
+import type { ExperimentConfig } from '../../config/schema';
 import { expandSweep, type ExpandedSweep } from '../../config/sweep';
-import { openStore } from '../../store/open';
-import { codeVersion } from '../../temporal/lineage-client';
 import { workflowUiUrl } from '../../temporal/connection';
 import { startSweep, sweepStatus, type SweepStatusReport } from '../../temporal/sweep-client';
 import { CliError, EXIT } from '../errors';
 import { openSession } from '../lineage-session';
 import { parsePositiveInt, queuePrefix, queuesFor } from '../options';
-import { planConfigs, planLine } from '../plan';
 import { exitCodeOf, statusWord } from '../temporal-access';
-import { defaultConfigFile } from './run';
+import { planSummaryLine } from '../plan';
+import { defaultConfigFile, loadRunConfig } from './run';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** The --grid and --set flags `sweep` and `plan` share. */
+export function gridOptions(command: Command, setHelp: string): Command {
+  return command
+    .option('--grid <key=v1,v2>', 'sweep a config field (dotted path, as --set) over comma-separated values (repeatable)', collect)
+    .option('--set <key=value>', setHelp, collect);
+}
 
 interface SweepOptions {
   grid?: string[];
@@ -45,13 +52,23 @@ export async function loadSweep(file: string | undefined, opts: { grid?: string[
   }
 }
 
+/** The configs of a run, or of every grid point when there is a grid (--grid flags or a sweep: section), with their labels. */
+export async function loadPoints(file: string | undefined, opts: { grid?: string[]; set?: string[] }): Promise<{ configs: ExperimentConfig[]; labels: string[] }> {
+  const configFile = file ?? defaultConfigFile();
+  const hasGrid = (opts.grid?.length ?? 0) > 0 || (configFile ? /^sweep:/m.test(fs.readFileSync(configFile, 'utf8')) : false);
+  if (!hasGrid) return { configs: [(await loadRunConfig(configFile, opts.set ?? [])).config], labels: [''] };
+  const sweep = await loadSweep(configFile, opts);
+  return { configs: sweep.points.map((p) => p.config), labels: sweep.points.map((p) => p.label) };
+}
+
 export function register(program: Command): void {
-  program
-    .command('sweep')
-    .description('run a lineage for every point of a grid (e.g. --grid seed=0,1,2 --grid corrupt.rate=0.5,1) as one sweep')
-    .argument('[config]', 'experiment config, YAML or JSON, optionally with a sweep: {grid, concurrency} section')
-    .option('--grid <key=v1,v2>', 'sweep a config field (dotted path, as --set) over comma-separated values (repeatable)', collect)
-    .option('--set <key=value>', 'override one config field for every point (repeatable)', collect)
+  gridOptions(
+    program
+      .command('sweep')
+      .description('run a lineage for every point of a grid (e.g. --grid seed=0,1,2 --grid corrupt.rate=0.5,1) as one sweep')
+      .argument('[config]', 'experiment config, YAML or JSON, optionally with a sweep: {grid, concurrency} section'),
+    'override one config field for every point (repeatable)',
+  )
     .option('--concurrency <n>', 'child lineages at once (default: sweep.concurrency of the config, else 2)')
     .option('--detach', 'return once the sweep has started')
     .option('--json', 'print the final state as JSON')
@@ -61,11 +78,7 @@ export function register(program: Command): void {
       const sweep = await loadSweep(file, opts);
       const log = (m: string) => process.stderr.write(`${m}\n`);
       log(`sweep ${sweep.name}: ${sweep.points.length} points (${sweep.axes.map((a) => `${a.key} ∈ {${a.values.join(', ')}}`).join(' × ')}), ${sweep.concurrency} at a time`);
-      try {
-        log(planLine(await planConfigs(openStore(sweep.points[0].config.store), sweep.points.map((p) => p.config), codeVersion())));
-      } catch (err) {
-        log(`plan: unavailable (${(err as Error).message})`);
-      }
+      log(await planSummaryLine(sweep.points.map((p) => p.config)));
       const prefix = queuePrefix(opts.queuePrefix);
       const queues = queuesFor(prefix);
       const session = await openSession({ detach: !!opts.detach, worker: opts.worker, log });
