@@ -7,7 +7,7 @@ import type { ReportData } from '../report/data';
 import { aggregateSweep, sweepCsv, type SweepPointData } from '../report/sweep-aggregate';
 import { renderSweepReport } from '../report/sweep-render';
 import { mapErrors } from './errors';
-import { missingStageKeys } from './stage-plan';
+import { missingStageKeys } from '../lineage/dry-run';
 
 export const sweepIndexKey = (sweepId: string) => `sweeps/${sweepId.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`;
 

@@ -1,5 +1,5 @@
 // `plan` without running anything: for each config (one, or every grid point), every stage the lineage would run
-// and whether the store holds it — from activities/stage-plan.ts, i.e. lineage/stages.ts with the real stage-cache
+// and whether the store holds it — from lineage/dry-run.ts, i.e. lineage/stages.ts with the real stage-cache
 // lookups — plus an estimated time per stage and the store growth. Cost model: matmul FLOPs of the stage (forward
 // FLOPs per token, bench/training.ts, × tokens × passes; training = 3× forward) ÷ this machine's throughput on the
 // config's backend (cli/throughput.ts: measured once per machine and kernel, then cached), then scaled per stage kind
@@ -9,7 +9,7 @@ import { forwardFlopsPerToken } from '../bench/training';
 import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
 import { HF_CONFIG_FILE } from '../checkpoint/files';
-import { planLineage, type PlannedRun } from '../activities/stage-plan';
+import { planLineage, type PlannedRun } from '../lineage/dry-run';
 import { corruptBranches, finetuneMarks, pretrainSteps, stepsFor } from '../lineage/plan';
 import { modelConfigFromArch } from '../train/config';
 import type { ModelConfig } from '../model/config';

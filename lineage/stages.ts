@@ -2,7 +2,7 @@
 // trace each → per corruption branch (concurrently): corrupt → trace → retrain → trace → compare → report. Every stage is first looked up in the stage cache
 // (key = parents + the activity input itself, minus name/store/cadence, + code version) and reused when the store
 // holds it. The workflow runs this with activity proxies (workflows/lineage.ts); lineage/local.ts runs it with
-// direct calls, without Temporal; activities/stage-plan.ts dry-runs it. Pure and deterministic (it runs in the
+// direct calls, without Temporal; lineage/dry-run.ts dry-runs it. Pure and deterministic (it runs in the
 // workflow sandbox): no I/O, no Node imports, types only from the contract.
 import type {
   CompareStageInput,

@@ -7,9 +7,9 @@ import type { ExperimentConfig } from '../config/schema';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { LineageInput, StageKind, StageOutput } from '../contract/lineage';
 import type { ArtifactRef } from '../store/artifact-ref';
-import { runLineageStages, type StageRunner } from '../lineage/stages';
-import { lookupImport } from './base';
-import { lookupStage, stageKey } from './cache';
+import { runLineageStages, type StageRunner } from './stages';
+import { lookupImport } from '../activities/base';
+import { lookupStage, stageKey } from '../activities/cache';
 
 export interface PlannedRun {
   stage: string;
