@@ -4,6 +4,7 @@
 // pure-library test starts nothing. A missed need fails loudly: the service helpers throw when their address is unset.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestTemporal } from './services/temporal';
 import { startSeaweed } from './services/seaweedfs';
@@ -55,7 +56,8 @@ async function main(): Promise<number> {
   const need = servicesNeeded(files);
   const [temporal, s3] = await Promise.all([need.temporal ? startTestTemporal() : undefined, need.s3 ? startSeaweed() : undefined]);
   console.log(`harness: ${files.length} test files; temporal ${temporal?.address ?? 'not needed'}, s3 ${s3?.endpoint ?? 'not needed'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  const env: NodeJS.ProcessEnv = { ...process.env, AWS_REGION: process.env.AWS_REGION ?? 'us-east-1' };
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'plasticity-test-home-')); // the CLI's caches, not the user's
+  const env: NodeJS.ProcessEnv = { ...process.env, PLASTICITY_HOME: home, AWS_REGION: process.env.AWS_REGION ?? 'us-east-1' };
   if (temporal) env.PLASTICITY_TEST_TEMPORAL_ADDRESS = temporal.address;
   if (s3) {
     Object.assign(env, {
@@ -73,6 +75,7 @@ async function main(): Promise<number> {
     return code;
   } finally {
     await Promise.allSettled([temporal?.stop(), s3?.stop()]);
+    fs.rmSync(home, { recursive: true, force: true });
     console.log(`harness: services stopped; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
 }
