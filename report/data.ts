@@ -3,7 +3,7 @@
 // re-rendered offline (`plasticity report --from-json`). Pure types plus a shape check; no I/O.
 import type { StageKind, StageStatus } from '../contract/lineage';
 import type { CmapSetResult } from '../tracing/cmap';
-import type { HeadChange, HeadRestoration, RestorationLabel, StageMetrics, StageRole } from '../tracing/results';
+import type { BranchComparison, HeadChange, HeadRestoration, RestorationLabel, StageMetrics, StageRole } from '../tracing/results';
 
 export const REPORT_DATA_SCHEMA = 'plasticity.report-data' as const;
 export const REPORT_DATA_VERSION = 1 as const;
@@ -118,15 +118,11 @@ export interface ReportRestoration {
   >;
 }
 
-/** One corruption branch of the comparison, side by side with the others (compare artifact `branches`). */
-export interface ReportBranch {
-  name: string;
-  transform?: string;
-  rate?: number;
-  clean: string;
-  corrupted: string;
-  retrained: string;
-  method: string;
+/**
+ * One corruption branch of the comparison, side by side with the others: the compare artifact's BranchComparison
+ * (its names and labels as they are) with its numbers as JSON (non-finite → null) and the head-map delta.
+ */
+export interface ReportBranch extends Pick<BranchComparison, 'name' | 'transform' | 'rate' | 'clean' | 'corrupted' | 'retrained' | 'method' | 'counts' | 'heads'> {
   topShare: Record<string, number | null>;
   /** Head map change corrupted − clean on `method`, layer-major (null when the traces are not in the comparison). */
   delta: HeadGrid | null;
@@ -135,8 +131,6 @@ export interface ReportBranch {
   pearson: number | null;
   corruptedPearson: number | null;
   faithfulness: { corrupted?: number | null; retrained?: number | null };
-  counts: Record<RestorationLabel, number>;
-  heads: Record<RestorationLabel, string[]>;
   intervals?: Record<'ldClean' | 'ldCorrupted' | 'ldRetrained' | 'behavioural', ReportInterval> & {
     topShare?: Record<string, ReportInterval>;
     mechanistic?: ReportInterval;
