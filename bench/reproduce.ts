@@ -196,8 +196,11 @@ async function main(): Promise<void> {
   });
   const byLabel = (l: string) => models.find((m) => m.label === l)!;
   const base = byLabel('base');
-  const corrupt = byLabel('corrupt');
-  const retrain = byLabel('retrain');
+  // a lineage with several corruption branches: the summary's findings are the first branch's (the compare artifact has all)
+  const corrupt = models.find((m) => m.label === 'corrupt') ?? models.find((m) => m.label.startsWith('corrupt-'));
+  if (!corrupt) throw new Error(`reproduce: no corrupt stage among ${models.map((m) => m.label).join(', ')}`);
+  const branch = corrupt.label.slice('corrupt'.length); // '' or '-<name>'
+  const retrain = byLabel(`retrain${branch}`);
   const cleanM = byLabel(clean);
 
   const localisation = Object.fromEntries(
