@@ -39,6 +39,8 @@ interface WasmApi {
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 const PAGE = 65536;
+/** Bytes an array of n float32 takes in the wasm memory (16-byte aligned, so every array starts on a v128). */
+const paddedBytes = (n: number) => Math.ceil((n * 4) / 16) * 16;
 const MAX_PAGES = 65536;
 let compiled: object | null | undefined;
 
@@ -95,7 +97,7 @@ export class WasmAdam {
     let offset = 0;
     const take = (n: number) => {
       const a = new Float32Array(memory.buffer, offset, n);
-      offset += Math.ceil((n * 4) / 16) * 16;
+      offset += paddedBytes(n);
       return a;
     };
     this.m = sizes.map(take);
@@ -113,7 +115,7 @@ export class WasmAdam {
    */
   static create(sizes: number[], threads = 2): WasmAdam | undefined {
     const mod = wasmModule();
-    const bytes = sizes.reduce((a, n) => a + 2 * Math.ceil((n * 4) / 16) * 16, 0) + Math.ceil((Math.max(0, ...sizes) * 4) / 16) * 16;
+    const bytes = sizes.reduce((a, n) => a + 2 * paddedBytes(n), 0) + paddedBytes(Math.max(0, ...sizes)); // m, v, step buffer
     const pages = Math.max(1, Math.ceil(bytes / PAGE));
     if (!mod || pages > MAX_PAGES) return undefined;
     let memory: WasmMemory;
