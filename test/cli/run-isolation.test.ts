@@ -2,10 +2,46 @@
 // serves another lineage left running on the same server); input errors of the model are not retried; TensorFlow's
 // start-up lines are dropped by the views; the bench flags a stage that stalls relative to its backend's pace.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { compareStageTimes, type LineageStageTimes } from '../../bench/lineage-backends';
 import { runQueuePrefix } from '../../cli/commands/run';
 import { isTensorflowStartupNoise } from '../../cli/view/tf-noise';
+import { DEFAULT_QUEUE_PREFIX } from '../../contract/lineage';
+import { connectTemporal, TINY_CONFIG } from '../support/helpers';
+import { runCli, testTemporalAddress, type CliResult } from './cli-process';
+
+const exitOf = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+
+// The stall of issue 14: a lineage left running on the server's default queues (an interrupted `run`, which is not
+// cancelled, or a `run --detach`) resumes when the next command brings the server back; an in-process worker on those
+// queues ran its stages in its one train/trace slot, and the new run's stages waited minutes behind them.
+test('run: its in-process worker leaves a lineage waiting on the default queues untouched', { timeout: 600_000 }, async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plasticity-isolation-'));
+  const env = { TEMPORAL_ADDRESS: testTemporalAddress(), PLASTICITY_TASK_QUEUE_PREFIX: undefined };
+  const name = `isolation-${process.pid}-${Date.now().toString(36)}`;
+  const waiting = await runCli(['run', TINY_CONFIG, '--detach', '--json', '--set', `name=${name}-waiting`, '--set', `store=${tmp}/waiting`], env);
+  assert.equal(waiting.code, 0, exitOf(waiting));
+  const waitingId = (JSON.parse(waiting.stdout.trim().split('\n')[0]) as { workflowId: string }).workflowId;
+  const temporal = await connectTemporal();
+  try {
+    const r = await runCli(['run', TINY_CONFIG, '--json', '--set', `name=${name}`, '--set', `store=${tmp}/run`], env, { timeoutMs: 590_000 });
+    assert.equal(r.code, 0, exitOf(r));
+    const handle = temporal.client.workflow.getHandle(waitingId);
+    const d = await handle.describe();
+    assert.equal(d.taskQueue, `${DEFAULT_QUEUE_PREFIX}-orchestrator`);
+    const history = await handle.fetchHistory();
+    const served = (history.events ?? []).filter((e) => e.workflowTaskStartedEventAttributes || e.activityTaskStartedEventAttributes);
+    assert.deepEqual(served, [], `the waiting lineage ${waitingId} was served by the run's worker`);
+    assert.match(r.stderr, /in-process worker on plasticity-run-[0-9a-f]{8}-orchestrator/);
+  } finally {
+    await temporal.client.workflow.getHandle(waitingId).terminate('test done').catch(() => undefined);
+    await temporal.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
 
 test('run: in-process workers get a per-run queue prefix unless one is chosen', () => {
   const a = runQueuePrefix(undefined, true, {});
