@@ -11,8 +11,10 @@
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, type NativeConnection } from '@temporalio/worker';
 import { DEFAULT_QUEUE_PREFIX, type LineageQueues } from '../contract/lineage';
-import { connectNative, DEFAULT_ADDRESS, describeConnectionSettings, parseAddress, type ConnectionSettings } from '../temporal/connection';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectNative, describeConnectionSettings, parseAddress, type ConnectionSettings } from '../temporal/connection';
 import { defaultStateDir, isServerListening, startDevServer, type DevServer } from '../temporal/dev-server';
+import { otherServerUsers, registerServerUser } from '../temporal/server-users';
 import { CliError, EXIT } from './errors';
 import { cliConnectionSettings, connectCli, unreachable } from './temporal-access';
 
@@ -56,8 +58,11 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
   let settings = cliConnectionSettings();
   let embedded: DevServer | undefined;
   let server: LineageSession['server'] = 'configured';
+  let unregister = () => undefined as void;
   if (!configured) {
     server = 'local';
+    // Before looking: a server another command embedded then waits for this one before it stops.
+    unregister = registerServerUser(defaultStateDir());
     if (!(await isServerListening(settings.address, 1000))) {
       if (options.detach) {
         throw new CliError(
@@ -66,7 +71,7 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
           EXIT.usage,
         );
       }
-      const { port } = parseAddress(DEFAULT_ADDRESS, 'default');
+      const { port } = parseAddress(settings.address, 'default');
       log(`no Temporal server at ${settings.address}: starting an embedded dev server (state in ${defaultStateDir()}); it stops when this command ends`);
       embedded = await startDevServer({ port, uiPort: port + 1000, ui: true, stateDir: defaultStateDir(), log: quietLog(log) });
       settings = { ...settings, address: embedded.address, uiUrl: embedded.uiUrl };
@@ -78,6 +83,7 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
   try {
     client = await connectCli(settings);
   } catch (err) {
+    unregister();
     await embedded?.stop();
     throw err;
   }
@@ -101,7 +107,9 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
     }
     await native?.close().catch(() => undefined);
     await client.connection.close().catch(() => undefined);
+    unregister();
     if (embedded) {
+      await waitForOtherUsers(embedded, log);
       log('stopping the embedded Temporal dev server');
       await embedded.stop();
     }
@@ -183,6 +191,30 @@ async function hasPollers(client: Client, settings: ConnectionSettings, taskQueu
     return (r.pollers?.length ?? 0) > 0;
   } catch {
     return true; // unknown: do not warn
+  }
+}
+
+/** Keeps the embedded server up while other plasticity commands use it (a run in another terminal); Ctrl-C stops waiting. */
+async function waitForOtherUsers(server: DevServer, log: (message: string) => void): Promise<void> {
+  let stopNow = false;
+  const onSignal = () => (stopNow = true);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    let told = '';
+    for (let others = otherServerUsers(defaultStateDir()); others.length > 0 && !stopNow; others = otherServerUsers(defaultStateDir())) {
+      if (server.process.exitCode !== null || server.process.signalCode !== null) return;
+      const now = others.join(', ');
+      if (now !== told) {
+        const who = others.length === 1 ? 'another plasticity command' : `${others.length} other plasticity commands`;
+        log(`the embedded server is in use by ${who} (pid ${now}): it stops when they end (Ctrl-C to stop it now)`);
+        told = now;
+      }
+      await sleep(500);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

@@ -1,7 +1,7 @@
 // Temporal connection settings from the environment, and the two ways to connect:
 // a Client (CLI, tests) and a NativeConnection (workers).
 //
-//   TEMPORAL_ADDRESS          host:port                    (default 127.0.0.1:7233)
+//   TEMPORAL_ADDRESS          host:port                    (default 127.0.0.1:PLASTICITY_DEV_SERVER_PORT, 7233)
 //   TEMPORAL_NAMESPACE        namespace                    (default "default")
 //   TEMPORAL_TLS              true | false                 (TLS without client certificate)
 //   TEMPORAL_TLS_CERT/_KEY    client certificate and key files (mTLS; both or neither)
@@ -59,6 +59,16 @@ export interface ConnectionSettings {
 
 const TLS_VARIABLES = ['TEMPORAL_TLS', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_NAME'];
 
+/** The local server commands look for when TEMPORAL_ADDRESS is unset, and where `run` starts its embedded one. */
+export function localDevServerAddress(env: NodeJS.ProcessEnv = process.env): string {
+  const port = env.PLASTICITY_DEV_SERVER_PORT?.trim();
+  if (!port) return DEFAULT_ADDRESS;
+  if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 64535) {
+    throw new Error(`PLASTICITY_DEV_SERVER_PORT="${port}": expected a port number from 1 to 64535 (the Web UI takes port + 1000)`);
+  }
+  return `127.0.0.1:${port}`;
+}
+
 /** Reads the settings from `env` without touching files or the network. Throws on invalid values. */
 export function connectionSettings(env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
   const get = (name: string): string | undefined => {
@@ -72,7 +82,7 @@ export function connectionSettings(env: NodeJS.ProcessEnv = process.env): Connec
     }
   }
 
-  const address = get('TEMPORAL_ADDRESS') ?? DEFAULT_ADDRESS;
+  const address = get('TEMPORAL_ADDRESS') ?? localDevServerAddress(env);
   const { host, port } = parseAddress(address, 'TEMPORAL_ADDRESS');
 
   const namespace = get('TEMPORAL_NAMESPACE') ?? DEFAULT_NAMESPACE;

@@ -53,8 +53,9 @@ const HOST = '127.0.0.1';
 const TAIL_LINES = 30;
 const PORT_RETRIES = 3;
 
-export function defaultStateDir(): string {
-  return path.join(projectRoot(), '.plasticity');
+/** Where `run` and `plasticity server` keep the dev server's state: PLASTICITY_STATE_DIR, else <project>/.plasticity. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PLASTICITY_STATE_DIR?.trim() || path.join(projectRoot(), '.plasticity');
 }
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {

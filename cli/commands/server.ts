@@ -2,7 +2,7 @@
 // foreground (SQLite state under <project>/.plasticity, plasticity's search attributes registered, Web UI on);
 // stops on SIGINT/SIGTERM. `plasticity run`, `worker`, `status`… find it at the default address.
 import { Command } from 'commander';
-import { DEFAULT_ADDRESS, parseAddress } from '../../temporal/connection';
+import { localDevServerAddress, parseAddress } from '../../temporal/connection';
 import { defaultStateDir, isServerListening, startDevServer } from '../../temporal/dev-server';
 import { CliError, EXIT } from '../errors';
 import { parsePort } from '../options';
@@ -18,12 +18,13 @@ export function register(program: Command): void {
   program
     .command('server')
     .description('run the Temporal dev server (with the Web UI) in the foreground until Ctrl-C')
-    .option('--port <port>', `gRPC port (default ${parseAddress(DEFAULT_ADDRESS, 'default').port})`)
+    .option('--port <port>', 'gRPC port (default PLASTICITY_DEV_SERVER_PORT, else 7233)')
     .option('--ui-port <port>', 'Web UI port (default: port + 1000)')
     .option('--headless', 'no Web UI')
     .option('--state-dir <dir>', 'folder of the SQLite state (default <project>/.plasticity)')
     .action(async (opts: ServerOptions) => {
-      const port = opts.port !== undefined ? parsePort(opts.port, '--port') : parseAddress(DEFAULT_ADDRESS, 'default').port;
+      const localPort = parseAddress(localDevServerAddress(), 'PLASTICITY_DEV_SERVER_PORT').port;
+      const port = opts.port !== undefined ? parsePort(opts.port, '--port') : localPort;
       const uiPort = opts.uiPort !== undefined ? parsePort(opts.uiPort, '--ui-port') : port + 1000;
       const address = `127.0.0.1:${port}`;
       if (await isServerListening(address)) {
@@ -34,7 +35,7 @@ export function register(program: Command): void {
       out.write(`Temporal dev server at ${server.address} (namespace ${server.namespace})\n`);
       if (server.uiUrl) out.write(`Web UI  ${server.uiUrl}\n`);
       out.write(`state   ${server.dbFile}\n`);
-      if (port !== parseAddress(DEFAULT_ADDRESS, 'default').port) out.write(`other commands: export TEMPORAL_ADDRESS=${server.address}\n`);
+      if (port !== localPort) out.write(`other commands: export TEMPORAL_ADDRESS=${server.address}\n`);
       out.write('stop with Ctrl-C\n');
 
       const exitCode = await new Promise<number>((resolve) => {
