@@ -1,14 +1,16 @@
-// The tiny lineage (configs/tiny-test.yaml, no Temporal: lineage/local.ts) on one backend into a fresh
-// store, wall seconds per stage; and the side-by-side table of several backends that flags a stage far slower than
-// the same stage elsewhere *relative to that backend's usual pace* (a stall, not a slower backend).
+// The tiny lineage (configs/tiny-test.yaml) per backend, the way a user runs it: `plasticity run` with its in-process
+// worker and thread jobs, against one dev server on which another lineage waits on the default task queues (an
+// interrupted or detached run: issue 14's trap, where the new run's worker ran that lineage's stages first). Wall
+// seconds per stage from the run's JSON events; the side-by-side table flags a stage far slower than the same stage
+// on the other backends *relative to that backend's usual pace* (a stall, not a slower backend).
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig } from '../config/load';
-import { runLineageLocally } from '../lineage/local';
-import type { BackendName } from '../model/engine';
-import { codeVersion } from '../temporal/lineage-client';
+import { connectClient, connectionSettings } from '../temporal/connection';
+import { startDevServer } from '../temporal/dev-server';
 import { projectRoot } from '../temporal/project-root';
+import type { BackendName } from '../model/engine';
 
 export interface LineageStageTimes {
   backend: BackendName;
@@ -17,25 +19,68 @@ export interface LineageStageTimes {
   loadavg: [number, number];
 }
 
-export async function benchTinyLineage(backend: BackendName): Promise<LineageStageTimes> {
-  const store = fs.mkdtempSync(path.join(os.tmpdir(), `plasticity-bench-lineage-${backend}-`));
-  const loaded = loadConfig(path.join(projectRoot(), 'configs', 'tiny-test.yaml'), { set: [`backend=${backend}`, `store=${store}`] });
-  const started: Record<string, number> = {};
+export interface TinyLineageBench {
+  runs: (LineageStageTimes | { backend: BackendName; error: string })[];
+  /** True when a run's worker touched the lineage waiting on the default queues (it must not). */
+  waitingLineageServed: boolean;
+}
+
+const CLI = path.join(__dirname, '..', 'cli', 'main.js');
+const TINY = () => path.join(projectRoot(), 'configs', 'tiny-test.yaml');
+
+function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    proc.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Seconds per finished stage from `run --json` events. */
+export function stageSecondsFromEvents(stdout: string): Record<string, number> {
   const stages: Record<string, number> = {};
-  const load0 = os.loadavg()[0];
-  const t0 = Date.now();
-  try {
-    await runLineageLocally(loaded, {
-      codeVersion: `${codeVersion()}-bench-${Date.now()}`, // fresh: no stage comes from an earlier cache
-      onStage: (stage, status) => {
-        if (status === 'running') started[stage] = Date.now();
-        else stages[stage] = Math.round((Date.now() - (started[stage] ?? Date.now())) / 100) / 10;
-      },
-    });
-  } finally {
-    fs.rmSync(store, { recursive: true, force: true });
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const e = JSON.parse(line) as { type?: string; stage?: string; status?: string; seconds?: number };
+    if (e.type === 'stage' && e.status === 'done' && e.stage && typeof e.seconds === 'number') stages[e.stage] = Math.round(e.seconds * 10) / 10;
   }
-  return { backend, seconds: (Date.now() - t0) / 1000, stages, loadavg: [load0, os.loadavg()[0]] };
+  return stages;
+}
+
+export async function benchTinyLineages(backends: BackendName[], log: (m: string) => void = () => undefined): Promise<TinyLineageBench> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plasticity-bench-lineage-'));
+  const server = await startDevServer({ ui: false, stateDir: path.join(tmp, 'temporal') });
+  const env = { TEMPORAL_ADDRESS: server.address, PLASTICITY_TASK_QUEUE_PREFIX: '' };
+  try {
+    const waiting = await cli(['run', TINY(), '--detach', '--json', '--set', 'name=bench-waiting', '--set', `store=${tmp}/waiting`], env);
+    if (waiting.code !== 0) throw new Error(`bench: starting the waiting lineage failed: ${waiting.stderr}`);
+    const waitingId = (JSON.parse(waiting.stdout.trim().split('\n')[0]) as { workflowId: string }).workflowId;
+    const runs: TinyLineageBench['runs'] = [];
+    for (const backend of backends) {
+      log(`tiny lineage on ${backend} (plasticity run, in-process worker)`);
+      const load0 = os.loadavg()[0];
+      const t0 = Date.now();
+      const r = await cli(['run', TINY(), '--json', '--set', `backend=${backend}`, '--set', `name=bench-${backend}`, '--set', `store=${tmp}/${backend}`], env);
+      if (r.code !== 0) runs.push({ backend, error: `exit ${r.code}: ${r.stderr.split('\n').slice(-3).join(' ')}` });
+      else runs.push({ backend, seconds: (Date.now() - t0) / 1000, stages: stageSecondsFromEvents(r.stdout), loadavg: [load0, os.loadavg()[0]] });
+    }
+    const client = await connectClient(connectionSettings(env));
+    try {
+      const handle = client.workflow.getHandle(waitingId);
+      const history = await handle.fetchHistory();
+      const waitingLineageServed = (history.events ?? []).some((e) => e.workflowTaskStartedEventAttributes || e.activityTaskStartedEventAttributes);
+      await handle.terminate('bench done').catch(() => undefined);
+      return { runs, waitingLineageServed };
+    } finally {
+      await client.connection.close();
+    }
+  } finally {
+    await server.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export interface StageComparison {

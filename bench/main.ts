@@ -11,9 +11,9 @@ import { chooseViewMode, createProgressReporter, type ProgressReporter } from '.
 import { BackendName, initBackend, nativeAvailable } from '../model/engine';
 import { TRAIN_SHAPES, benchGpt2SmallForward, benchGpt2SmallTrain, benchTrainStep } from './training';
 import { benchTracing } from './tracing';
-import { benchTinyLineage, compareStageTimes, stageTable, type LineageStageTimes } from './lineage-backends';
+import { benchTinyLineages, compareStageTimes, stageTable, type LineageStageTimes } from './lineage-backends';
 
-type Part = 'train' | 'forward' | 'tracing' | 'gpt2-small-train' | 'lineage';
+type Part = 'train' | 'forward' | 'tracing' | 'gpt2-small-train';
 
 const PROJECT = path.resolve(__dirname, '..', '..');
 const GPT2_SMALL_B = 8;
@@ -31,7 +31,6 @@ async function runPart(part: Part, backend: BackendName): Promise<unknown> {
   if (part === 'gpt2-small-train') {
     return benchGpt2SmallTrain(backend, process.argv[process.argv.indexOf('--hf') + 1], { batch: GPT2_SMALL_B, seq: GPT2_SMALL_T, steps: backend === 'tensorflow' ? 4 : 2 });
   }
-  if (part === 'lineage') return benchTinyLineage(backend);
   const peerAt = process.argv.indexOf('--peer-file');
   return benchTracing({ backend, log: (m) => console.error(m), ...(peerAt >= 0 ? { peerFile: process.argv[peerAt + 1] } : {}) });
 }
@@ -200,6 +199,18 @@ function storeLineage(progress: ProgressReporter): Promise<unknown> {
   });
 }
 
+/** The tiny lineage through `plasticity run` on every backend, side by side (bench/lineage-backends.ts). */
+async function tinyLineages(progress: ProgressReporter, backends: BackendName[]) {
+  progress.update({ stage: 'lineage', step: 0, total: 0 });
+  const bench = await benchTinyLineages(backends, (m) => progress.log(m));
+  const ok = bench.runs.filter((r): r is LineageStageTimes => 'stages' in r);
+  const stages = compareStageTimes(ok);
+  progress.log(`tiny lineage (configs/tiny-test.yaml via plasticity run; another lineage waits on the default queues), wall seconds per stage:\n${stageTable(ok, stages)}`);
+  if (bench.waitingLineageServed) progress.log('tiny lineage: a run\'s worker served the lineage waiting on the default queues <-- its stages would have waited behind that lineage');
+  for (const r of bench.runs) if ('error' in r) progress.log(`tiny lineage on ${r.backend} failed: ${r.error}`);
+  return { ...bench, stages };
+}
+
 async function main(): Promise<void> {
   const argv = process.argv;
   const partArg = argv.indexOf('--part');
@@ -218,6 +229,12 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ machine, tracing }, null, 1));
     return;
   }
+  if (argv.includes('--only-lineage')) {
+    const tinyLineage = await tinyLineages(progress, backends);
+    progress.done();
+    console.log(JSON.stringify({ machine, tinyLineage }, null, 1));
+    return;
+  }
   if (argv.includes('--only-gpt2-small-train')) {
     const gpt2SmallTrain = await gpt2SmallTraining(progress, argv, backends[0]);
     progress.done();
@@ -229,10 +246,7 @@ async function main(): Promise<void> {
   const gpt2SmallForward = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'forward', b));
   const peerFile = tracingPeer(progress);
   const tracing = await each(backends.filter((b) => b !== 'cpu'), (b) => child(progress, 'tracing', b, peerFile ? ['--peer-file', peerFile] : []));
-  const lineageRuns = (await each(backends, (b) => child(progress, 'lineage', b))) as LineageStageTimes[];
-  const lineageOk = lineageRuns.filter((r) => r && (r as { stages?: unknown }).stages);
-  const tinyLineage = { runs: lineageRuns, stages: compareStageTimes(lineageOk) };
-  progress.log(`tiny lineage (configs/tiny-test.yaml, no Temporal), wall seconds per stage:\n${stageTable(lineageOk, tinyLineage.stages)}`);
+  const tinyLineage = await tinyLineages(progress, backends);
   progress.update({ stage: 'numpy', step: 0, total: 0 });
   const numpySgemm = numpyReference();
   const gpt2SmallLineageStore = argv.includes('--no-store-lineage') ? { skipped: '--no-store-lineage' } : await storeLineage(progress);

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { compareStageTimes, type LineageStageTimes } from '../../bench/lineage-backends';
+import { compareStageTimes, stageSecondsFromEvents, type LineageStageTimes } from '../../bench/lineage-backends';
 import { runQueuePrefix } from '../../cli/commands/run';
 import { isTensorflowStartupNoise } from '../../cli/view/tf-noise';
 import { DEFAULT_QUEUE_PREFIX } from '../../contract/lineage';
@@ -69,4 +69,16 @@ test('bench: a stage far slower than its backend usually is gets flagged; a unif
   assert.ok(slow.every((r) => !r.flagged), JSON.stringify(slow));
   const stalled = compareStageTimes([run('tensorflow', { base: 215, finetune: 8, 'trace-base': 4, corrupt: 6 }), wasm]);
   assert.deepEqual(stalled.filter((r) => r.flagged).map((r) => r.stage), ['base']);
+});
+
+test("bench: stage seconds come from run --json's done events only", () => {
+  const events = [
+    { type: 'start', workflowId: 'w' },
+    { type: 'stage', stage: 'base', status: 'running' },
+    { type: 'progress', stage: 'base', step: 4, total: 24 },
+    { type: 'stage', stage: 'base', status: 'done', seconds: 2.345 },
+    { type: 'stage', stage: 'trace-base', status: 'cached', seconds: 0 },
+    { type: 'end', status: 'completed' },
+  ];
+  assert.deepEqual(stageSecondsFromEvents(events.map((e) => JSON.stringify(e)).join('\n') + '\n'), { base: 2.3 });
 });
