@@ -2,16 +2,16 @@
 //
 // Server: TEMPORAL_ADDRESS when set (unreachable → exit 5); otherwise the default local address when something
 // listens there (e.g. `plasticity server`); otherwise an embedded dev server started by this process (state under
-// <project>/.plasticity, Web UI on, default ports), which stops when the command ends. --detach cannot use an
-// embedded server (it would die with this process) and is refused with exit 2.
+// <project>/.plasticity, Web UI on, default ports), which stops when the command ends and no other command uses it
+// (temporal/server-users.ts). --detach cannot use an embedded server (it would die with this process): exit 2.
 //
 // Worker: unless --no-worker or --detach, this process runs workers for all three queues when the server is
 // local (embedded, or on a loopback address), so a lone `plasticity run` needs nothing else. Against a remote
 // server the workers are expected elsewhere (`plasticity worker` on the cluster); a warning says when none polls.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, type NativeConnection } from '@temporalio/worker';
 import { DEFAULT_QUEUE_PREFIX, type LineageQueues } from '../contract/lineage';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connectNative, describeConnectionSettings, parseAddress, type ConnectionSettings } from '../temporal/connection';
 import { defaultStateDir, isServerListening, startDevServer, type DevServer } from '../temporal/dev-server';
 import { otherServerUsers, registerServerUser } from '../temporal/server-users';
@@ -58,13 +58,14 @@ export async function openSession(options: SessionOptions): Promise<LineageSessi
   let settings = cliConnectionSettings();
   let embedded: DevServer | undefined;
   let server: LineageSession['server'] = 'configured';
-  let unregister = () => undefined as void;
+  let unregister: () => void = () => {};
   if (!configured) {
     server = 'local';
     // Before looking: a server another command embedded then waits for this one before it stops.
     unregister = registerServerUser(defaultStateDir());
     if (!(await isServerListening(settings.address, 1000))) {
       if (options.detach) {
+        unregister();
         throw new CliError(
           `--detach needs a Temporal server that outlives this command, and none listens at ${settings.address}: ` +
             'start one with `plasticity server` (another terminal) or set TEMPORAL_ADDRESS; or run without --detach',
