@@ -130,3 +130,10 @@ test('connecting to a port where no server listens fails with an error naming th
   await assert.rejects(connectNative(settings), /cannot connect to Temporal at 127\.0\.0\.1:1 namespace=default plaintext: .*Connection refused/);
   await assert.rejects(connectClient(settings, { connectTimeoutMs: 300 }), /cannot connect to Temporal at 127\.0\.0\.1:1 namespace=default plaintext/);
 });
+
+test('PLASTICITY_DEV_SERVER_PORT moves the local default address; TEMPORAL_ADDRESS still wins; a bad value names the variable', () => {
+  assert.equal(connectionSettings({ PLASTICITY_DEV_SERVER_PORT: '17233' }).address, '127.0.0.1:17233');
+  assert.equal(connectionSettings({ PLASTICITY_DEV_SERVER_PORT: '17233', TEMPORAL_ADDRESS: 'temporal.internal:7233' }).address, 'temporal.internal:7233');
+  assert.throws(() => connectionSettings({ PLASTICITY_DEV_SERVER_PORT: 'x' }), /PLASTICITY_DEV_SERVER_PORT="x": expected a port number/);
+  assert.throws(() => connectionSettings({ PLASTICITY_DEV_SERVER_PORT: '65000' }), /PLASTICITY_DEV_SERVER_PORT="65000"/);
+});
