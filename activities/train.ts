@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
 import { checkpointKey } from '../checkpoint/series';
 import { safeSegment } from '../store/safe-segment';
+import { isProcessAlive } from '../temporal/process-alive';
 import { runTrainJob, type TrainJobResult } from '../train/job';
 import type { TrainStageInput } from '../contract/activities';
 import type { StageOutput, TrainHeartbeatDetails } from '../contract/lineage';
@@ -51,22 +52,13 @@ export async function removeStaleWorkDirs(root: string = workRoot()): Promise<st
     for (const stage of await children(wf)) {
       for (const attempt of await children(stage)) {
         const pid = Number(/^attempt-\d+-(\d+)-\d+$/.exec(path.basename(attempt))?.[1]);
-        if (!pid || isAlive(pid)) continue;
+        if (!pid || isProcessAlive(pid)) continue;
         await removeWorkDir(attempt);
         removed.push(attempt);
       }
     }
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
 }
 
 /** Removes an attempt folder, then its stage and workflow folders if nothing else is left in them. */

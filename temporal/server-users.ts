@@ -3,17 +3,9 @@
 // so a second `plasticity run` in another terminal is not cut off when the first one ends.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isProcessAlive } from './process-alive';
 
 const usersDir = (stateDir: string) => path.join(stateDir, 'users');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
-}
 
 /** Records this process as a user of the server; the returned function takes the record back (idempotent). */
 export function registerServerUser(stateDir: string, pid = process.pid): () => void {
@@ -39,7 +31,7 @@ export function otherServerUsers(stateDir: string, self = process.pid): number[]
   for (const name of names) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid <= 0 || pid === self) continue;
-    if (alive(pid)) pids.push(pid);
+    if (isProcessAlive(pid)) pids.push(pid);
     else fs.rmSync(path.join(usersDir(stateDir), name), { force: true });
   }
   return pids.sort((a, b) => a - b);

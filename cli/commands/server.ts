@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'gRPC port (default PLASTICITY_DEV_SERVER_PORT, else 7233)')
     .option('--ui-port <port>', 'Web UI port (default: port + 1000)')
     .option('--headless', 'no Web UI')
-    .option('--state-dir <dir>', 'folder of the SQLite state (default <project>/.plasticity)')
+    .option('--state-dir <dir>', 'folder of the SQLite state (default PLASTICITY_STATE_DIR, else <project>/.plasticity)')
     .action(async (opts: ServerOptions) => {
       const localPort = parseAddress(localDevServerAddress(), 'PLASTICITY_DEV_SERVER_PORT').port;
       const port = opts.port !== undefined ? parsePort(opts.port, '--port') : localPort;
